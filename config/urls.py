@@ -1,0 +1,37 @@
+"""URL map: HTML pages, the API under /api/, the schema and docs, media in development."""
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path, re_path
+from django.views.static import serve
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.authtoken.views import obtain_auth_token
+from rest_framework.routers import DefaultRouter
+
+from config.api import api_not_found
+from gallery.api import ImageViewSet, PromptViewSet
+from generation.api import JobViewSet
+
+router = DefaultRouter()
+router.register("images", ImageViewSet, basename="image")
+router.register("prompts", PromptViewSet, basename="prompt")
+router.register("jobs", JobViewSet, basename="job")
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/auth/token/", obtain_auth_token, name="api-token"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
+    path("api/", include(router.urls)),
+    re_path(r"^api/", api_not_found),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("", include("generation.urls")),
+    path("", include("gallery.urls")),
+]
+
+if settings.SERVE_MEDIA:
+    # Local-disk media for the embedded default; production puts a web server or object store
+    # in front of MEDIA_ROOT instead.
+    urlpatterns += [
+        re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
+    ]

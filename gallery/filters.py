@@ -1,0 +1,33 @@
+"""Gallery filters shared by the API and the HTML gallery."""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import F, QuerySet
+
+from gallery.models import Image
+
+
+class ImageFilter(django_filters.FilterSet):
+    """``?author=``, ``?model=``, ``?aspect=``, ``?source=``, ``?created_after=``."""
+
+    author = django_filters.CharFilter(field_name="owner__username", max_length=150)
+    model = django_filters.CharFilter(field_name="model_name", max_length=200)
+    aspect = django_filters.ChoiceFilter(
+        choices=[("portrait", "portrait"), ("landscape", "landscape"), ("square", "square")],
+        method="filter_aspect",
+    )
+    source = django_filters.ChoiceFilter(choices=Image.Source.choices)
+    created_after = django_filters.IsoDateTimeFilter(field_name="created", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created", lookup_expr="lt")
+
+    class Meta:
+        model = Image
+        fields: list[str] = []
+
+    def filter_aspect(self, queryset: QuerySet[Image], name: str, value: str) -> QuerySet[Image]:
+        if value == "portrait":
+            return queryset.filter(height__gt=F("width"))
+        if value == "landscape":
+            return queryset.filter(width__gt=F("height"))
+        return queryset.filter(width=F("height"))

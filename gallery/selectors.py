@@ -1,0 +1,49 @@
+"""Reads for the gallery. Every fetch of images goes through here, scoped to the viewer."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Q, QuerySet
+from django.shortcuts import get_object_or_404
+
+from gallery.models import Image
+
+# name -> keyset sort key; every key ends with the primary key so the order is total.
+IMAGE_ORDERINGS: dict[str, tuple[str, ...]] = {
+    "-created": ("-created", "-id"),
+    "-likes": ("-like_count", "-id"),
+}
+DEFAULT_IMAGE_ORDERING = "-created"
+
+
+def images_visible(*, user: AbstractBaseUser | AnonymousUser | None = None) -> QuerySet[Image]:
+    """The images this viewer may see (the one place visibility rules live)."""
+    return Image.objects.all()
+
+
+def image_list(*, user: AbstractBaseUser | AnonymousUser | None = None) -> QuerySet[Image]:
+    """Visible images with what a tile or an API row shows joined in (one query a page)."""
+    return images_visible(user=user).select_related("owner", "prompt")
+
+
+def image_get(*, image_id: int, user: AbstractBaseUser | AnonymousUser | None = None) -> Image:
+    """One visible image, or Http404 (never a 403 that would confirm it exists)."""
+    return get_object_or_404(image_list(user=user), pk=image_id)
+
+
+def image_neighbours(
+    *, image: Image, user: AbstractBaseUser | AnonymousUser | None = None
+) -> tuple[Image | None, Image | None]:
+    """The images before (newer) and after (older) this one in the newest-first gallery."""
+    base = images_visible(user=user).only("id", "created")
+    newer = (
+        base.filter(Q(created__gt=image.created) | Q(created=image.created, id__gt=image.id))
+        .order_by("created", "id")
+        .first()
+    )
+    older = (
+        base.filter(Q(created__lt=image.created) | Q(created=image.created, id__lt=image.id))
+        .order_by("-created", "-id")
+        .first()
+    )
+    return newer, older

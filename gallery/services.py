@@ -1,0 +1,120 @@
+"""Writes for the gallery: storing images, their files and thumbnails."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import uuid
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from PIL import Image as PILImage
+from PIL.PngImagePlugin import PngInfo
+
+from gallery.models import Image
+from gallery.params import GenerationParams
+from prompts.services import prompt_get_or_create
+
+logger = logging.getLogger(__name__)
+
+
+def _png_bytes(pixels: PILImage.Image, infotext: str) -> bytes:
+    """Encode as PNG with the A1111 ``parameters`` text chunk, so downloads keep their settings."""
+    info = PngInfo()
+    info.add_itxt("parameters", infotext)
+    buffer = io.BytesIO()
+    pixels.save(buffer, format="PNG", pnginfo=info, optimize=False, compress_level=6)
+    return buffer.getvalue()
+
+
+def _thumbnail_bytes(pixels: PILImage.Image, width: int) -> bytes:
+    """A WebP no wider than ``width`` (never enlarged: the browser scales small images)."""
+    thumb = pixels.convert("RGB")
+    if thumb.width > width:
+        height = max(1, round(thumb.height * width / thumb.width))
+        thumb = thumb.resize((width, height), PILImage.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    thumb.save(buffer, format="WEBP", quality=82, method=4)
+    return buffer.getvalue()
+
+
+def _store_files(pixels: PILImage.Image, infotext: str) -> tuple[str, str, str, str]:
+    """Write the PNG and its thumbnails under a server-made name; return names and SHA-256."""
+    stem = uuid.uuid4().hex
+    shard = f"{stem[:2]}/{stem[2:4]}"
+    data = _png_bytes(pixels, infotext)
+    small_width, large_width = settings.THUMBNAIL_WIDTHS
+    file_name = default_storage.save(f"images/{shard}/{stem}.png", ContentFile(data))
+    small = default_storage.save(
+        f"thumbs/{small_width}/{shard}/{stem}.webp",
+        ContentFile(_thumbnail_bytes(pixels, small_width)),
+    )
+    large = default_storage.save(
+        f"thumbs/{large_width}/{shard}/{stem}.webp",
+        ContentFile(_thumbnail_bytes(pixels, large_width)),
+    )
+    return file_name, small, large, hashlib.sha256(data).hexdigest()
+
+
+def image_create(
+    *,
+    owner: AbstractBaseUser,
+    pixels: PILImage.Image,
+    params: GenerationParams,
+    source: str = Image.Source.GENERATED,
+    rating: str = Image.Rating.SAFE,
+    parents: Iterable[Image] = (),
+    origin_key: str | None = None,
+) -> Image:
+    """Store one picture as a gallery image with its prompt, files and thumbnails.
+
+    With an ``origin_key`` the call is idempotent: the second call with the same key returns the
+    first call's row and writes nothing (the worker relies on this for exactly-once results).
+    """
+    if origin_key is not None:
+        existing = Image.objects.filter(origin_key=origin_key).first()
+        if existing is not None:
+            return existing
+    if pixels.mode not in ("RGB", "RGBA", "L"):
+        pixels = pixels.convert("RGB")
+    file_name, small, large, digest = _store_files(pixels, params.infotext())
+    prompt = prompt_get_or_create(text=params.prompt, negative_text=params.negative_prompt)
+    try:
+        with transaction.atomic():
+            image = Image.objects.create(
+                owner=owner,
+                prompt=prompt,
+                file=file_name,
+                thumb_small=small,
+                thumb_large=large,
+                width=pixels.width,
+                height=pixels.height,
+                sha256=digest,
+                model_name=params.model_name,
+                model_hash=params.model_hash,
+                scheduler=params.scheduler,
+                steps=params.steps,
+                cfg_scale=params.cfg_scale,
+                seed=params.seed,
+                clip_skip=params.clip_skip,
+                extra=params.extra,
+                source=source,
+                rating=rating,
+                origin_key=origin_key,
+            )
+            parent_list = list(parents)
+            if parent_list:
+                image.parents.set(parent_list)
+    except IntegrityError:
+        # Lost a race on origin_key: the other writer's row stands, our files go.
+        for name in (file_name, small, large):
+            default_storage.delete(name)
+        if origin_key is None:
+            raise
+        return Image.objects.get(origin_key=origin_key)
+    return image

@@ -1,0 +1,110 @@
+"""API representations of generation jobs."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from gallery.serializers import ImageSerializer
+from generation.models import GenerationJob
+from generation.selectors import job_queue_position
+from generation.services import MAX_BATCH, MAX_CFG, MAX_SEED, MAX_STEPS, RATINGS, JobRequest
+from prompts.text import MAX_PROMPT_CHARS
+
+
+class JobInputSerializer(serializers.Serializer):
+    """The body of ``POST /api/jobs/`` (and of the generate form). Everything but the prompt
+    (or, for regenerate/vary/upscale, the source image) has a default."""
+
+    mode = serializers.ChoiceField(choices=GenerationJob.Mode.choices, default="txt2img")
+    prompt = serializers.CharField(
+        required=False, allow_blank=True, max_length=MAX_PROMPT_CHARS, trim_whitespace=True
+    )
+    negative_prompt = serializers.CharField(
+        required=False, allow_blank=True, max_length=MAX_PROMPT_CHARS, trim_whitespace=True
+    )
+    model = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    scheduler = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    steps = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=MAX_STEPS
+    )
+    cfg_scale = serializers.FloatField(
+        required=False, allow_null=True, min_value=0, max_value=MAX_CFG
+    )
+    width = serializers.IntegerField(required=False, allow_null=True, min_value=8, max_value=8192)
+    height = serializers.IntegerField(required=False, allow_null=True, min_value=8, max_value=8192)
+    seed = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=-1,
+        max_value=MAX_SEED,
+        help_text="Blank or -1 for a random seed (always recorded).",
+    )
+    batch_size = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=MAX_BATCH
+    )
+    source_image = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    strength = serializers.FloatField(
+        required=False, allow_null=True, min_value=0.01, max_value=1.0
+    )
+    clip_skip = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=12)
+    rating = serializers.ChoiceField(choices=RATINGS, required=False)
+
+    def to_job_request(self) -> JobRequest:
+        data = {k: (None if v == "" else v) for k, v in self.validated_data.items()}
+        return JobRequest(**data)
+
+
+class JobSerializer(serializers.ModelSerializer):
+    """A job as its owner follows it: status, progress, a preview, then the images."""
+
+    model = serializers.CharField(source="model_name")
+    images = ImageSerializer(many=True, read_only=True)
+    source_image = serializers.PrimaryKeyRelatedField(read_only=True)
+    queue_position = serializers.SerializerMethodField()
+    page_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = GenerationJob
+        fields = [
+            "id",
+            "mode",
+            "status",
+            "progress",
+            "error",
+            "preview",
+            "queue_position",
+            "prompt",
+            "negative_prompt",
+            "model",
+            "scheduler",
+            "steps",
+            "cfg_scale",
+            "width",
+            "height",
+            "seed",
+            "batch_size",
+            "strength",
+            "clip_skip",
+            "rating",
+            "source_image",
+            "attempts",
+            "timings",
+            "images",
+            "created",
+            "started",
+            "finished",
+            "page_url",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_queue_position(self, job: GenerationJob) -> int | None:
+        if not self.context.get("with_position"):
+            return None
+        return job_queue_position(job=job)
+
+    def get_page_url(self, job: GenerationJob) -> str:
+        request = self.context.get("request")
+        path = f"/jobs/{job.id}/"
+        return request.build_absolute_uri(path) if request else path

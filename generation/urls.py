@@ -1,0 +1,12 @@
+from django.urls import path
+
+from generation import views
+
+app_name = "generation"
+
+urlpatterns = [
+    path("generate/", views.generate, name="generate"),
+    path("jobs/", views.job_list, name="jobs"),
+    path("jobs/<int:job_id>/", views.job_detail, name="job"),
+    path("jobs/<int:job_id>/cancel/", views.job_cancel, name="cancel"),
+]

@@ -1,0 +1,96 @@
+"""HTML pages for generation: the generate form, a job's live page, "My jobs"."""
+
+from __future__ import annotations
+
+import contextlib
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from gallery.selectors import image_get
+from generation import services
+from generation.pipelines import scheduler_names
+from generation.selectors import job_get, job_queue_position, jobs_of
+from generation.serializers import JobInputSerializer
+
+
+def generate(request: HttpRequest) -> HttpResponse:
+    """The generate form; ``?source_image=&mode=`` pre-fill it from a gallery image."""
+    if request.method == "POST":
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        return _submit(request)
+    initial = {
+        "mode": request.GET.get("mode", "txt2img"),
+        "source_image": request.GET.get("source_image", ""),
+        "strength": request.GET.get("strength", ""),
+    }
+    source = None
+    if initial["source_image"].isdigit():
+        try:
+            source = image_get(image_id=int(initial["source_image"]), user=request.user)
+        except Exception:
+            source = None
+    return render(request, "generation/generate.html", _form_context(initial, source))
+
+
+def _form_context(values: dict, source: object | None, errors: dict | None = None) -> dict:
+    return {
+        "values": values,
+        "source": source,
+        "errors": errors or {},
+        "models": list(settings.SD_MODELS),
+        "default_model": settings.SD_DEFAULT_MODEL,
+        "schedulers": scheduler_names(),
+        "default_scheduler": services.DEFAULT_SCHEDULER,
+        "default_size": settings.SD_DEFAULT_SIZE,
+        "default_steps": settings.SD_DEFAULT_STEPS,
+    }
+
+
+def _submit(request: HttpRequest) -> HttpResponse:
+    values = {k: v for k, v in request.POST.items() if k != "csrfmiddlewaretoken"}
+    data = {k: v for k, v in values.items() if v != ""}
+    serializer = JobInputSerializer(data=data)
+    if serializer.is_valid():
+        try:
+            job, _ = services.job_create(owner=request.user, request=serializer.to_job_request())
+        except services.JobInputError as exc:
+            errors = {"detail": str(exc)}
+        except services.JobLimitExceeded as exc:
+            errors = {"detail": str(exc)}
+        else:
+            return redirect("generation:job", job_id=job.id)
+    else:
+        errors = {k: " ".join(str(m) for m in v) for k, v in serializer.errors.items()}
+    return render(
+        request, "generation/generate.html", _form_context(values, None, errors), status=400
+    )
+
+
+@login_required
+def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
+    """A job's page: position in the queue, progress, a preview, then the results."""
+    job = job_get(job_id=job_id, user=request.user)
+    template = "generation/_job_status.html" if request.htmx else "generation/job.html"
+    return render(request, template, {"job": job, "position": job_queue_position(job=job)})
+
+
+@login_required
+@require_POST
+def job_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
+    """Cancel from the job page."""
+    job = job_get(job_id=job_id, user=request.user)
+    with contextlib.suppress(services.JobNotCancellable):  # finished meanwhile: just show it
+        services.job_cancel(job=job)
+    return redirect("generation:job", job_id=job.id)
+
+
+@login_required
+def job_list(request: HttpRequest) -> HttpResponse:
+    """My jobs, newest first."""
+    return render(request, "generation/jobs.html", {"jobs": jobs_of(user=request.user)[:100]})

@@ -1,0 +1,95 @@
+"""Shared fixtures: personas, a tiny real SD model, isolated media, an in-memory broker."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from pathlib import Path
+
+import pytest
+from PIL import Image as PILImage
+
+from config.celery import app as celery_app
+
+# Unit tests never talk to a real broker; the end-to-end tests start their own processes.
+celery_app.conf.broker_url = "memory://"
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny randomly-initialised SD pipeline, built once per run by the project's own code."""
+    from generation.testmodel import build_test_model
+
+    return build_test_model(tmp_path_factory.mktemp("models") / "tiny-sd")
+
+
+@pytest.fixture(autouse=True)
+def _isolated(settings, tmp_path: Path, tiny_model_dir: Path) -> None:
+    settings.MEDIA_ROOT = tmp_path / "media"
+    # Real hashing costs ~0.4 s a user; the hasher is Django's business, not ours.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.SD_MODELS = {"tiny-test": str(tiny_model_dir)}
+    settings.SD_DEFAULT_MODEL = "tiny-test"
+    settings.SD_DEFAULT_SIZE = 64
+    settings.SD_DEFAULT_STEPS = 4
+
+
+@pytest.fixture
+def alice(django_user_model):
+    """The owner in most stories."""
+    return django_user_model.objects.create_user("alice", password="alice-password-1")
+
+
+@pytest.fixture
+def bob(django_user_model):
+    return django_user_model.objects.create_user("bob", password="bob-password-1")
+
+
+@pytest.fixture
+def charlie(django_user_model):
+    """The stranger: must never see or touch what is not his."""
+    return django_user_model.objects.create_user("charlie", password="charlie-password-1")
+
+
+def pixels(width: int = 64, height: int = 64, color: tuple[int, int, int] = (200, 60, 30)):
+    """A plain test picture."""
+    return PILImage.new("RGB", (width, height), color)
+
+
+@pytest.fixture
+def make_image(alice):
+    """Store a gallery image through the real service (files and thumbnails included)."""
+    from gallery.params import GenerationParams
+    from gallery.services import image_create
+
+    def make(owner=None, prompt: str = "a red fox in the snow", **kwargs):
+        width = kwargs.pop("width", 64)
+        height = kwargs.pop("height", 64)
+        params = GenerationParams(
+            prompt=prompt,
+            negative_prompt=kwargs.pop("negative_prompt", ""),
+            model_name=kwargs.pop("model_name", "tiny-test"),
+            scheduler=kwargs.pop("scheduler", "Euler a"),
+            steps=kwargs.pop("steps", 20),
+            cfg_scale=kwargs.pop("cfg_scale", 7.0),
+            seed=kwargs.pop("seed", 42),
+            width=width,
+            height=height,
+        )
+        image = image_create(
+            owner=owner or alice, pixels=pixels(width, height), params=params, **kwargs
+        )
+        return image
+
+    return make
+
+
+@pytest.fixture
+def api():
+    """An anonymous API client; ``api.force_authenticate(user)`` signs in."""
+    from rest_framework.test import APIClient
+
+    return APIClient()
