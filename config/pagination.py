@@ -195,3 +195,38 @@ class KeysetPagination(BasePagination):
                 "schema": {"type": "string", "enum": orderings},
             },
         ]
+
+
+class RankedListPagination(KeysetPagination):
+    """Pages over a list already ranked in memory (search results); the cursor is a signed offset.
+
+    A ranking has no column to seek on, and search lists are capped (a thousand images), so an
+    offset costs nothing here. The response shape is `KeysetPagination`'s.
+    """
+
+    def _offset(self, request: Request) -> int:
+        token = request.query_params.get(self.cursor_query_param)
+        if not token:
+            return 0
+        try:
+            cursor = signing.loads(token, salt=_SALT + ".offset")
+        except signing.BadSignature:
+            raise ValidationError({"cursor": "This cursor is invalid or has expired."}) from None
+        offset = cursor.get("n") if isinstance(cursor, dict) else None
+        if not isinstance(offset, int) or offset < 0:
+            raise ValidationError({"cursor": "This cursor is invalid or has expired."})
+        return offset
+
+    def paginate_list(self, items: list[Any], request: Request) -> list[Any]:
+        """The page of ``items`` the request's cursor points at."""
+        size = self._page_size(request)
+        offset = self._offset(request)
+        self._request = request
+        end = offset + size
+
+        def token(n: int) -> str:
+            return signing.dumps({"n": n}, salt=_SALT + ".offset", compress=False)
+
+        self._next = token(end) if end < len(items) else None
+        self._previous = token(max(0, offset - size)) if offset > 0 else None
+        return items[offset:end]

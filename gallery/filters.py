@@ -31,3 +31,8 @@ class ImageFilter(django_filters.FilterSet):
         if value == "landscape":
             return queryset.filter(width__gt=F("height"))
         return queryset.filter(width=F("height"))
+
+
+def image_filters_active(filterset: ImageFilter) -> bool:
+    """Whether a validated filterset narrows the gallery (search skips the subquery if not)."""
+    return any(value not in (None, "") for value in filterset.form.cleaned_data.values())

@@ -104,3 +104,57 @@ class Image(models.Model):
     def infotext(self) -> str:
         """The A1111 text of this image's parameters."""
         return self.params.infotext()
+
+
+class Upload(models.Model):
+    """A file someone brought from another tool: a draft until its owner publishes it.
+
+    The stored file is our own lossless re-encoding under a server-made name (never the
+    uploader's bytes or file name), so no polyglot or EXIF/GPS block survives even in a draft.
+    ``metadata`` holds the API contract's fields as read from the file and then edited by the
+    owner; ``raw_chunks`` keeps the text the file carried (size-capped) for a "file info" view.
+    ``sha256`` is of the bytes as uploaded: the same file twice is refused. ``phash`` is a
+    64-bit perceptual hash (hex) for near-duplicate warnings. A published upload keeps its row,
+    pointing at the gallery image, so that re-uploading the same file still finds it.
+    """
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PUBLISHED = "published", "Published"
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="uploads"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    source = models.CharField(
+        max_length=16, choices=Image.Source.choices, default=Image.Source.UPLOADED
+    )
+    file = models.FileField(upload_to="uploads/", max_length=255, blank=True)
+    preview = models.FileField(upload_to="uploads/", max_length=255, blank=True)
+    original_format = models.CharField(max_length=8)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64, db_index=True)
+    phash = models.CharField(max_length=16, db_index=True)
+    generator = models.CharField(max_length=32, blank=True, default="")
+    metadata = models.JSONField(default=dict, blank=True)
+    raw_chunks = models.JSONField(default=dict, blank=True)
+    near_duplicates = models.JSONField(default=list, blank=True)
+    rating = models.CharField(
+        max_length=16, choices=Image.Rating.choices, default=Image.Rating.SAFE
+    )
+    image = models.ForeignKey(
+        Image, on_delete=models.SET_NULL, null=True, blank=True, related_name="uploads"
+    )
+    created = models.DateTimeField(default=timezone.now)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        constraints = [
+            # The same bytes twice from one person is a mistake (or an import run twice).
+            models.UniqueConstraint(fields=["owner", "sha256"], name="upload_once_per_owner"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Upload {self.pk} ({self.status})"

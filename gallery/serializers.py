@@ -96,3 +96,24 @@ class ImageDetailSerializer(ImageSerializer):
         data["parents"] = sorted(p.id for p in image.parents.all())
         data["remixes"] = sorted(r.id for r in image.remixes.all())
         return data
+
+
+class SearchHitSerializer(ImageSerializer):
+    """A search or similar-images hit: the image as in /api/images/, plus how it matched.
+
+    Expects the ``search_score`` and ``search_matched`` attributes that
+    `gallery.search.images_for_hits` sets.
+    """
+
+    score = serializers.FloatField(
+        help_text="Relevance: higher is closer (not comparable across queries)."
+    )
+    matched = serializers.ChoiceField(
+        choices=[("semantic", "semantic"), ("keyword", "keyword"), ("both", "both")]
+    )
+
+    def to_representation(self, image: Image) -> dict[str, Any]:
+        data = super().to_representation(image)
+        data["score"] = round(float(image.search_score), 6)
+        data["matched"] = image.search_matched
+        return data

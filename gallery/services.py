@@ -44,21 +44,41 @@ def _thumbnail_bytes(pixels: PILImage.Image, width: int) -> bytes:
 
 
 def _store_files(pixels: PILImage.Image, infotext: str) -> tuple[str, str, str, str]:
-    """Write the PNG and its thumbnails under a server-made name; return names and SHA-256."""
+    """Write the PNG and its thumbnails under a server-made name; return names and SHA-256.
+
+    Everything is encoded before anything is written, and a failed write removes what was
+    already written: a failure leaves no partial files behind.
+    """
     stem = uuid.uuid4().hex
     shard = f"{stem[:2]}/{stem[2:4]}"
     data = _png_bytes(pixels, infotext)
     small_width, large_width = settings.THUMBNAIL_WIDTHS
-    file_name = default_storage.save(f"images/{shard}/{stem}.png", ContentFile(data))
-    small = default_storage.save(
-        f"thumbs/{small_width}/{shard}/{stem}.webp",
-        ContentFile(_thumbnail_bytes(pixels, small_width)),
-    )
-    large = default_storage.save(
-        f"thumbs/{large_width}/{shard}/{stem}.webp",
-        ContentFile(_thumbnail_bytes(pixels, large_width)),
-    )
-    return file_name, small, large, hashlib.sha256(data).hexdigest()
+    planned = [
+        (f"images/{shard}/{stem}.png", data),
+        (f"thumbs/{small_width}/{shard}/{stem}.webp", _thumbnail_bytes(pixels, small_width)),
+        (f"thumbs/{large_width}/{shard}/{stem}.webp", _thumbnail_bytes(pixels, large_width)),
+    ]
+    saved = files_save(planned)
+    return saved[0], saved[1], saved[2], hashlib.sha256(data).hexdigest()
+
+
+def files_save(planned: list[tuple[str, bytes]]) -> list[str]:
+    """Save several files all-or-nothing: on any failure the ones already saved are deleted."""
+    saved: list[str] = []
+    try:
+        for name, content in planned:
+            saved.append(default_storage.save(name, ContentFile(content)))
+    except BaseException:
+        files_delete(saved)
+        raise
+    return saved
+
+
+def files_delete(names: Iterable[str]) -> None:
+    """Delete stored files, ignoring those already gone."""
+    for name in names:
+        if name:
+            default_storage.delete(name)
 
 
 def image_create(
@@ -82,8 +102,8 @@ def image_create(
             return existing
     if pixels.mode not in ("RGB", "RGBA", "L"):
         pixels = pixels.convert("RGB")
-    file_name, small, large, digest = _store_files(pixels, params.infotext())
     prompt = prompt_get_or_create(text=params.prompt, negative_text=params.negative_prompt)
+    file_name, small, large, digest = _store_files(pixels, params.infotext())
     try:
         with transaction.atomic():
             image = Image.objects.create(
@@ -112,9 +132,11 @@ def image_create(
                 image.parents.set(parent_list)
     except IntegrityError:
         # Lost a race on origin_key: the other writer's row stands, our files go.
-        for name in (file_name, small, large):
-            default_storage.delete(name)
+        files_delete((file_name, small, large))
         if origin_key is None:
             raise
         return Image.objects.get(origin_key=origin_key)
+    except BaseException:
+        files_delete((file_name, small, large))
+        raise
     return image

@@ -13,6 +13,7 @@ from config.pagination import KeysetPagination
 from gallery.filters import ImageFilter
 from gallery.forms import SignupForm
 from gallery.models import Image
+from gallery.search_views import search_results
 from gallery.selectors import (
     DEFAULT_IMAGE_ORDERING,
     IMAGE_ORDERINGS,
@@ -68,7 +69,9 @@ def _grid(
 
 
 def gallery_index(request: HttpRequest) -> HttpResponse:
-    """The gallery: newest first (or top), infinitely scrolling."""
+    """The gallery: newest first (or top), infinitely scrolling; ``?q=`` searches it."""
+    if request.GET.get("q", "").strip():
+        return search_results(request)
     return _grid(request, template="gallery/index.html")
 
 

@@ -161,6 +161,9 @@ def _resolve(request: JobRequest, *, owner: AbstractBaseUser) -> dict[str, Any]:
         fields["height"] = _pick(request.height, source and source.height, size)
     if request.mode in (Mode.TXT2IMG, Mode.REGENERATE):
         fields["strength"] = None
+    elif request.steps is None and fields["strength"]:
+        # img2img runs steps x strength denoising steps; inherited steps must leave at least one.
+        fields["steps"] = max(int(fields["steps"]), math.ceil(1 / float(fields["strength"])))
     _validate(fields, scheduler_names())
     return fields
 
@@ -201,6 +204,8 @@ def _validate(fields: dict[str, Any], schedulers: list[str]) -> None:
     strength = fields["strength"]
     if strength is not None and (not math.isfinite(strength) or not 0 < strength <= 1):
         raise JobInputError("Strength must be greater than 0 and at most 1.")
+    if strength is not None and int(int(fields["steps"]) * strength) < 1:
+        raise JobInputError("Steps x strength must be at least 1: raise the steps or strength.")
     if fields["clip_skip"] is not None and not 1 <= int(fields["clip_skip"]) <= 12:
         raise JobInputError("Clip skip must be between 1 and 12.")
     if fields["rating"] not in RATINGS:
@@ -412,19 +417,32 @@ def job_execute(*, job_id: int) -> None:
     """The worker's whole job: claim, render, store the results exactly once."""
     from generation import pipelines
 
-    claimed = job_claim(job_id=job_id)
-    if claimed is None:
+    waiting = GenerationJob.objects.filter(id=job_id, status=Status.QUEUED).first()
+    if waiting is None:
         logger.info("job %s: not queued any more, nothing to do", job_id)
         return
+    # Load the model before claiming: a slow first load (imports, weights) then holds no lease,
+    # and a worker that dies while loading leaves the job queued for the reconciler.
+    timings: dict[str, float] = {}
+    load_error: Exception | None = None
+    started = time.perf_counter()
+    try:
+        pipe = pipelines.get_pipeline(waiting.model_name)
+    except Exception as exc:
+        logger.exception("job %s: model %s did not load", job_id, waiting.model_name)
+        load_error = exc
+    timings["load"] = time.perf_counter() - started
+    claimed = job_claim(job_id=job_id)
+    if claimed is None:
+        logger.info("job %s: claimed elsewhere or cancelled meanwhile", job_id)
+        return
     job, attempt = claimed
+    if load_error is not None:
+        job_fail(job_id=job.id, attempt=attempt, error=f"The model did not load: {load_error}")
+        return
     logger.info("job %s: attempt %s started", job.id, attempt)
     progress = _Progress(job, attempt)
-    timings: dict[str, float] = {}
     try:
-        started = time.perf_counter()
-        pipe = pipelines.get_pipeline(job.model_name)
-        timings["load"] = time.perf_counter() - started
-        progress.renew()  # Loading a model can take a while: keep the lease.
         started = time.perf_counter()
         result = pipelines.render(
             pipe,
@@ -459,9 +477,7 @@ def job_execute(*, job_id: int) -> None:
         job_fail(job_id=job.id, attempt=attempt, error=f"The worker failed: {exc}")
         return
     timings["render"] = time.perf_counter() - started
-    job_complete(
-        job=job, attempt=attempt, images=result.images, nsfw=result.nsfw, timings=timings
-    )
+    job_complete(job=job, attempt=attempt, images=result.images, nsfw=result.nsfw, timings=timings)
 
 
 def job_complete(

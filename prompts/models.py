@@ -24,3 +24,27 @@ class Prompt(models.Model):
 
     def __str__(self) -> str:
         return self.text[:80]
+
+
+class PromptEmbedding(models.Model):
+    """The sentence embedding of one prompt's text: the source of truth for semantic search.
+
+    ``vector`` holds unit-length float32 bytes on every database, so SQLite needs no extension
+    and the vector indexes (numpy in memory, pgvector's HNSW column added by migration 0002 on
+    PostgreSQL only) can be rebuilt from it. ``model`` names the embedder: a row made by another
+    model is stale, ignored by search and re-embedded. ``text_hash`` is the SHA-256 of the
+    embedded text, so re-running the embedding of an unchanged prompt is a no-op.
+    """
+
+    prompt = models.OneToOneField(
+        Prompt, on_delete=models.CASCADE, primary_key=True, related_name="embedding"
+    )
+    model = models.CharField(max_length=200)
+    dimensions = models.PositiveSmallIntegerField()
+    vector = models.BinaryField()
+    text_hash = models.CharField(max_length=64)
+    # Indexed: the in-memory index of each process reloads only rows changed since its last look.
+    updated = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"Embedding of prompt {self.prompt_id} ({self.model})"

@@ -1,11 +1,21 @@
-"""Writes for prompts."""
+"""Writes for prompts: the rows, and the embeddings that follow them."""
 
 from __future__ import annotations
 
-from django.db import IntegrityError, transaction
+import logging
+from collections.abc import Callable, Iterable
 
-from prompts.models import Prompt
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from prompts.embeddings import text_hash, texts_embed, vector_to_bytes
+from prompts.models import Prompt, PromptEmbedding
+from prompts.selectors import prompts_missing_embedding
 from prompts.text import prompt_pair_key
+from prompts.vectors import vector_index
+
+logger = logging.getLogger(__name__)
 
 
 def prompt_get_or_create(*, text: str, negative_text: str = "") -> Prompt:
@@ -19,7 +29,7 @@ def prompt_get_or_create(*, text: str, negative_text: str = "") -> Prompt:
         return existing
     try:
         with transaction.atomic():
-            return Prompt.objects.create(
+            prompt = Prompt.objects.create(
                 text=text.replace("\x00", "").strip(),
                 negative_text=negative_text.replace("\x00", "").strip(),
                 normalized=normalized,
@@ -27,3 +37,94 @@ def prompt_get_or_create(*, text: str, negative_text: str = "") -> Prompt:
             )
     except IntegrityError:
         return Prompt.objects.get(hash=digest)
+    # Embedding costs ~15 ms of CPU a prompt: a worker does it once the row is committed. A lost
+    # message is not lost work: the periodic backfill embeds whatever is still missing.
+    transaction.on_commit(lambda: prompt_embeddings_enqueue(prompt_ids=[prompt.id]))
+    return prompt
+
+
+def prompt_embeddings_enqueue(*, prompt_ids: list[int]) -> None:
+    """Ask a worker to embed these prompts (call after their rows are committed)."""
+    from prompts.tasks import embed_prompts
+
+    try:
+        embed_prompts.delay([int(i) for i in prompt_ids])
+    except Exception:
+        # A broker outage must not fail the write that created the prompt.
+        logger.warning("broker unavailable: prompts %s wait for the embedding backfill", prompt_ids)
+
+
+def prompt_embeddings_update(*, prompt_ids: Iterable[int], force: bool = False) -> int:
+    """Embed the given prompts whose vector is missing, from another model, or of older text.
+
+    Idempotent: an up-to-date prompt is skipped (unless ``force``), a deleted one is ignored.
+    Texts shared by several prompt rows (same prompt, other negatives) are embedded once.
+    Returns how many vectors were written.
+    """
+    ids = sorted({int(i) for i in prompt_ids})
+    prompts = list(Prompt.objects.filter(id__in=ids).only("id", "text"))
+    current = dict(
+        PromptEmbedding.objects.filter(
+            prompt_id__in=ids, model=settings.EMBEDDING_MODEL
+        ).values_list("prompt_id", "text_hash")
+    )
+    todo = [p for p in prompts if force or current.get(p.id) != text_hash(p.text)]
+    if not todo:
+        return 0
+    texts = sorted({p.text for p in todo})
+    by_text = dict(zip(texts, texts_embed(texts=texts), strict=True))
+    vectors = [by_text[p.text] for p in todo]
+    now = timezone.now()
+    rows = [
+        PromptEmbedding(
+            prompt_id=p.id,
+            model=settings.EMBEDDING_MODEL,
+            dimensions=len(vector),
+            vector=vector_to_bytes(vector),
+            text_hash=text_hash(p.text),
+            updated=now,
+        )
+        for p, vector in zip(todo, vectors, strict=True)
+    ]
+    with transaction.atomic():
+        PromptEmbedding.objects.bulk_create(
+            rows,
+            update_conflicts=True,
+            unique_fields=["prompt"],
+            update_fields=["model", "dimensions", "vector", "text_hash", "updated"],
+        )
+        vector_index().add(prompt_ids=[p.id for p in todo], vectors=vectors)
+    return len(todo)
+
+
+def prompt_embeddings_backfill(
+    *,
+    everything: bool = False,
+    batch_size: int | None = None,
+    limit: int | None = None,
+    after_id: int = 0,
+    on_batch: Callable[[int, int], None] | None = None,
+) -> int:
+    """Embed, in batches by ascending id, every prompt still missing a current vector.
+
+    Resumable: each batch commits on its own, so a run stopped half way leaves half the work
+    done, and the next run (or ``after_id``) starts where it ended. ``everything`` re-embeds
+    every prompt. ``on_batch(last_id, written)`` reports progress. Returns vectors written.
+    """
+    size = batch_size or settings.EMBEDDING_BATCH_SIZE * 4
+    pending = Prompt.objects.all() if everything else prompts_missing_embedding()
+    written = 0
+    seen = 0
+    while limit is None or seen < limit:
+        take = size if limit is None else min(size, limit - seen)
+        ids = list(
+            pending.filter(id__gt=after_id).order_by("id").values_list("id", flat=True)[:take]
+        )
+        if not ids:
+            break
+        written += prompt_embeddings_update(prompt_ids=ids, force=everything)
+        seen += len(ids)
+        after_id = ids[-1]
+        if on_batch is not None:
+            on_batch(after_id, len(ids))
+    return written

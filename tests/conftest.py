@@ -93,3 +93,19 @@ def api():
     from rest_framework.test import APIClient
 
     return APIClient()
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The real MiniLM sentence embedder, loaded once per run (~5 s of imports)."""
+    from prompts.embeddings import _embedder
+
+    return _embedder()
+
+
+@pytest.fixture
+def index_prompts(embedder):
+    """Embed every prompt still missing a vector, as the worker would after commit."""
+    from prompts.services import prompt_embeddings_backfill
+
+    return prompt_embeddings_backfill

@@ -13,6 +13,8 @@ def test_importing_the_api_urls_and_tasks_loads_no_ml_library():
         "import django, sys; django.setup();"
         "import config.urls, generation.tasks, generation.services, generation.api;"
         "import gallery.api, generation.views;"
+        "import prompts.tasks, prompts.vectors, prompts.keywords, gallery.search;"
+        "import prompts.management.commands.reindex_embeddings;"
         f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
     )
     result = subprocess.run(

@@ -27,7 +27,8 @@ def test_scrolling_loads_the_next_tiles_only_through_htmx(client, make_image):
         make_image(prompt=f"tile number {i}")
     first = client.get("/").content.decode()
     assert first.count('class="tile"') == 30
-    next_url = re.search(r'hx-get="([^"]+)"', first).group(1).replace("&amp;", "&")
+    sentinel = re.search(r'class="sentinel" hx-get="([^"]+)"', first)
+    next_url = sentinel.group(1).replace("&amp;", "&")
     more = client.get(next_url, HTTP_HX_REQUEST="true")
     assert more.status_code == 200
     html = more.content.decode()

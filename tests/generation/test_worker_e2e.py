@@ -120,7 +120,8 @@ class Stack:
         )
         self._wait(lambda: self.session.get(f"{self.url}/api/images/", timeout=2).ok, 30, "web")
 
-    def start_worker(self, name: str = "worker") -> None:
+    def start_worker(self, name: str = "worker", queues: str = "gpu") -> None:
+        """A GPU-queue worker; ``queues="cpu"`` is the light worker that runs the reconciler."""
         self.start(
             name,
             str(BIN / "celery"),
@@ -128,7 +129,7 @@ class Stack:
             "config",
             "worker",
             "-Q",
-            "gpu,cpu",
+            queues,
             "--concurrency",
             "1",
             "--pool",
@@ -263,6 +264,7 @@ def test_a_worker_killed_mid_job_is_replaced_and_the_job_completes_exactly_once(
 ):
     stack = make_stack(_sqla_broker(tmp_path))
     stack.start_beat()
+    stack.start_worker("cpu", queues="cpu")
     stack.start_worker("first")
     job = stack.submit(prompt="a long job", width=128, height=128, steps=40, seed=4)
     stack.wait_for(
@@ -308,6 +310,7 @@ def test_a_job_submitted_while_the_broker_is_down_runs_when_it_is_back(make_stac
     try:
         stack = make_stack(broker)
         stack.start_worker()
+        stack.start_worker("cpu", queues="cpu")
         stack.start_beat()
         redis_proc.terminate()
         redis_proc.wait(timeout=10)
@@ -325,6 +328,7 @@ def test_a_job_submitted_while_the_broker_is_down_runs_when_it_is_back(make_stac
 def test_a_job_that_keeps_killing_its_worker_fails_after_max_attempts(make_stack, tmp_path):
     stack = make_stack(_sqla_broker(tmp_path))
     stack.start_beat()
+    stack.start_worker("cpu", queues="cpu")
     job = stack.submit(prompt="poison", width=128, height=128, steps=40)
     for attempt in (1, 2):
         stack.start_worker(f"w{attempt}")

@@ -1,0 +1,186 @@
+"""Search over gallery images: keyword + semantic prompts, fused, mapped to visible images.
+
+Search works on prompts (`prompts.keywords`, `prompts.vectors`); many images share one prompt.
+The caller's image queryset carries visibility and the gallery filters; its prompt ids go into
+both searches (filters inside the search, not after), and its rows are what comes back.
+Keyword and semantic rankings are fused with reciprocal rank fusion (RRF, k=60): a prompt's
+score is the sum of 1/(60 + rank) over the lists it is in, so no score scale has to match.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import QuerySet
+
+from gallery.models import Image
+from gallery.selectors import image_list
+from prompts.embeddings import prompt_style_text, query_embed, vector_from_bytes
+from prompts.keywords import prompts_keyword_search
+from prompts.models import PromptEmbedding
+from prompts.vectors import vector_index
+
+RRF_K = 60
+# The most images one search returns over all its pages.
+SEARCH_MAX_IMAGES = 1000
+SEARCH_ORDERINGS = ("relevance", "-created", "-likes")
+SIMILAR_BY = ("prompt", "style")
+# Cosine similarity above which two prompts are the same text: not "similar", a duplicate.
+_DUPLICATE_SIMILARITY = 0.999
+
+
+class Matched:
+    """How a hit matched the query (the API's ``matched`` values)."""
+
+    SEMANTIC = "semantic"
+    KEYWORD = "keyword"
+    BOTH = "both"
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One image in a result list, with its prompt's score and how it matched."""
+
+    image_id: int
+    score: float
+    matched: str
+
+
+def search_query_clean(query: str) -> str:
+    """The query as searched: no NUL or control characters, single spaces, bounded length."""
+    text = "".join(ch if ch.isprintable() else " " for ch in query)
+    return " ".join(text.split())[: settings.SEARCH_MAX_QUERY_CHARS]
+
+
+def prompts_fuse(
+    *, keyword: list[tuple[int, float]], semantic: list[tuple[int, float]]
+) -> list[tuple[int, float, str]]:
+    """Reciprocal rank fusion of two best-first lists: (prompt id, score, matched), best first."""
+    scores: dict[int, float] = {}
+    sides: dict[int, set[str]] = {}
+    for side, hits in ((Matched.KEYWORD, keyword), (Matched.SEMANTIC, semantic)):
+        for rank, (prompt_id, _) in enumerate(hits, start=1):
+            scores[prompt_id] = scores.get(prompt_id, 0.0) + 1.0 / (RRF_K + rank)
+            sides.setdefault(prompt_id, set()).add(side)
+    fused = [
+        (pid, score, Matched.BOTH if len(sides[pid]) == 2 else next(iter(sides[pid])))
+        for pid, score in scores.items()
+    ]
+    fused.sort(key=lambda item: (-item[1], -item[0]))
+    return fused
+
+
+def _images_for_prompts(
+    *,
+    images: QuerySet[Image],
+    ranked: list[tuple[int, float, str]],
+    ordering: str,
+    per_prompt: int | None = None,
+) -> list[SearchHit]:
+    """The images of the ranked prompts (within ``images``), in the requested order."""
+    if not ranked:
+        return []
+    rank = {pid: (i, score, matched) for i, (pid, score, matched) in enumerate(ranked)}
+    rows = list(
+        images.filter(prompt_id__in=list(rank))
+        .order_by("-created", "-id")
+        .values_list("id", "prompt_id", "created", "like_count")[:SEARCH_MAX_IMAGES]
+    )
+    if per_prompt is not None:
+        counts: dict[int, int] = {}
+        kept = []
+        for row in rows:  # newest first, so each prompt keeps its newest images
+            counts[row[1]] = counts.get(row[1], 0) + 1
+            if counts[row[1]] <= per_prompt:
+                kept.append(row)
+        rows = kept
+    if ordering == "relevance":
+        rows.sort(key=lambda r: rank[r[1]][0])  # stable: newest first within a prompt
+    elif ordering == "-likes":
+        rows.sort(key=lambda r: (-r[3], -r[0]))
+    return [SearchHit(image_id=r[0], score=rank[r[1]][1], matched=rank[r[1]][2]) for r in rows]
+
+
+def images_search(
+    *,
+    query: str,
+    images: QuerySet[Image],
+    filtered: bool,
+    ordering: str = "relevance",
+) -> list[SearchHit]:
+    """Images whose prompts match ``query`` literally or in meaning, best first.
+
+    ``images`` is the visible, filtered queryset; ``filtered`` says whether it excludes any
+    visible image (if not, the prompt searches skip the filter subquery). Prompts below
+    `SEARCH_MIN_SIMILARITY` are no semantic match. ``ordering``: one of `SEARCH_ORDERINGS`.
+    """
+    text = search_query_clean(query)
+    if not text:
+        return []
+    within = images.values_list("prompt_id", flat=True) if filtered else None
+    k = settings.SEARCH_CANDIDATES
+    keyword = prompts_keyword_search(query=text, k=k, within=within)
+    semantic = [
+        hit
+        for hit in vector_index().search(vector=query_embed(text=text), k=k, within=within)
+        if hit[1] >= settings.SEARCH_MIN_SIMILARITY
+    ]
+    ranked = prompts_fuse(keyword=keyword, semantic=semantic)
+    return _images_for_prompts(images=images, ranked=ranked, ordering=ordering)
+
+
+def images_similar_to(
+    *,
+    image: Image,
+    images: QuerySet[Image],
+    by: str = "prompt",
+    limit: int = 24,
+) -> list[SearchHit]:
+    """Images whose prompts are nearest to this image's, one per prompt, nearest first.
+
+    The image itself and every image sharing its prompt (exact duplicates) are left out.
+    ``by="prompt"`` compares whole prompts; ``by="style"`` compares style parts (see
+    `prompts.embeddings.prompt_style_text`), whatever the subject.
+    """
+    if by not in SIMILAR_BY:
+        raise ValueError(f"by must be one of {', '.join(SIMILAR_BY)}")
+    vector = None
+    text = image.prompt.text
+    if by == "prompt":
+        stored = (
+            PromptEmbedding.objects.filter(
+                prompt_id=image.prompt_id, model=settings.EMBEDDING_MODEL
+            )
+            .values_list("vector", flat=True)
+            .first()
+        )
+        vector = vector_from_bytes(stored) if stored is not None else None
+    else:
+        text = prompt_style_text(text=text)
+    if vector is None:
+        vector = query_embed(text=text)
+    hits = vector_index().search(vector=vector, k=limit + 1, exclude=[image.prompt_id])
+    hits = [hit for hit in hits if hit[1] < _DUPLICATE_SIMILARITY]
+    ranked = [(pid, sim, Matched.SEMANTIC) for pid, sim in hits[:limit]]
+    visible = images.exclude(pk=image.pk)
+    return _images_for_prompts(images=visible, ranked=ranked, ordering="relevance", per_prompt=1)[
+        :limit
+    ]
+
+
+def images_for_hits(
+    *, hits: list[SearchHit], user: AbstractBaseUser | AnonymousUser | None = None
+) -> list[Image]:
+    """The image rows of a page of hits (one query), in order, each with ``search_score`` and
+    ``search_matched`` set for the serializer. Hits no longer visible are dropped."""
+    rows = image_list(user=user).in_bulk([hit.image_id for hit in hits])
+    result = []
+    for hit in hits:
+        image = rows.get(hit.image_id)
+        if image is not None:
+            image.search_score = hit.score
+            image.search_matched = hit.matched
+            result.append(image)
+    return result

@@ -1,0 +1,149 @@
+"""Prompt embeddings, the vector index and keyword search, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import call_command
+
+from config.celery import app as celery_app
+from prompts.embeddings import query_embed
+from prompts.keywords import fts5_match_expression, prompts_keyword_search
+from prompts.models import Prompt, PromptEmbedding
+from prompts.services import prompt_embeddings_update, prompt_get_or_create
+from prompts.vectors import vector_index
+
+pytestmark = pytest.mark.django_db
+
+# What people (and robots) type into search boxes; shared by the API tests.
+HOSTILE = [
+    "&|!:*(",
+    'AND OR NOT NEAR( "unbalanced',
+    "x" * 10_000,
+    "null\x00byte",
+    "<script>alert(1)</script>",
+    "col:umn ^start * -- ; DROP TABLE prompts_prompt;",
+    "' OR 1=1 --",
+    "\u202e\u0000\ufeff",
+    "%%%",
+    "",
+    "   ",
+]
+
+
+def _prompt(text: str) -> Prompt:
+    return prompt_get_or_create(text=text)
+
+
+def _nearest(text: str, k: int = 3, **kwargs) -> list[int]:
+    return [pid for pid, _ in vector_index().search(vector=query_embed(text=text), k=k, **kwargs)]
+
+
+def test_a_kitten_painted_like_monet_finds_the_impressionist_cat(index_prompts):
+    cat = _prompt("impressionist painting of a cat")
+    _prompt("cyberpunk city at night, neon lights")
+    _prompt("portrait of an old sailor, oil on canvas")
+    index_prompts()
+    assert _nearest("a kitten painted like Monet")[0] == cat.id
+
+
+def test_a_new_prompt_is_embedded_by_the_task_once_its_row_is_committed(
+    embedder, django_capture_on_commit_callbacks
+):
+    celery_app.conf.task_always_eager = True
+    try:
+        with django_capture_on_commit_callbacks(execute=True) as callbacks:
+            prompt = _prompt("a lighthouse in a storm, dramatic lighting")
+            assert not PromptEmbedding.objects.filter(prompt=prompt).exists()
+    finally:
+        celery_app.conf.task_always_eager = False
+    assert len(callbacks) == 1
+    row = PromptEmbedding.objects.get(prompt=prompt)
+    assert row.model == "all-MiniLM-L6-v2" and row.dimensions == 384
+    assert len(bytes(row.vector)) == 384 * 4
+    assert _nearest("lighthouse during a storm", k=1) == [prompt.id]
+
+
+def test_embedding_an_unchanged_prompt_again_writes_nothing(index_prompts):
+    prompt = _prompt("a quiet forest lake at dawn")
+    assert prompt_embeddings_update(prompt_ids=[prompt.id]) == 1
+    assert prompt_embeddings_update(prompt_ids=[prompt.id]) == 0
+    assert prompt_embeddings_update(prompt_ids=[prompt.id, 987654]) == 0  # missing id: skipped
+
+
+def test_an_edited_prompt_text_is_found_by_its_new_words_only(index_prompts):
+    prompt = _prompt("a red vintage car on a desert road")
+    index_prompts()
+    Prompt.objects.filter(pk=prompt.pk).update(text="a spaceship orbiting saturn")
+    assert prompt_embeddings_update(prompt_ids=[prompt.id]) == 1
+    assert [pid for pid, _ in prompts_keyword_search(query="spaceship", k=5)] == [prompt.id]
+    assert prompts_keyword_search(query="vintage", k=5) == []
+    hits = vector_index().search(vector=query_embed(text="a rocket near a ringed planet"), k=1)
+    assert hits[0][0] == prompt.id and hits[0][1] > 0.4
+
+
+def test_a_deleted_prompt_leaves_both_indexes(index_prompts):
+    keep = _prompt("a castle on a hill")
+    gone = _prompt("a castle on a cliff by the sea")
+    index_prompts()
+    assert set(_nearest("castle", k=5)) == {keep.id, gone.id}
+    gone.delete()
+    assert _nearest("castle", k=5) == [keep.id]
+    assert [pid for pid, _ in prompts_keyword_search(query="castle", k=5)] == [keep.id]
+
+
+def test_a_model_change_hides_old_vectors_until_reindex_rebuilds_them(index_prompts, settings):
+    prompt = _prompt("a bowl of ramen, food photography")
+    index_prompts()
+    settings.EMBEDDING_MODEL = "renamed-minilm"
+    assert _nearest("ramen noodles") == []
+    out = io.StringIO()
+    call_command("reindex_embeddings", stdout=out)
+    assert "1/1" in out.getvalue() and "1 vectors written" in out.getvalue()
+    assert PromptEmbedding.objects.get(prompt=prompt).model == "renamed-minilm"
+    assert _nearest("ramen noodles") == [prompt.id]
+
+
+def test_reindex_embeds_in_resumable_batches_with_a_progress_bar(embedder):
+    prompts = [_prompt(f"a watercolor of a {animal}") for animal in ("fox", "owl", "bear")]
+    out = io.StringIO()
+    call_command("reindex_embeddings", "--batch-size", "2", "--limit", "2", stdout=out)
+    assert PromptEmbedding.objects.count() == 2
+    assert "2/2" in out.getvalue()
+    call_command("reindex_embeddings", stdout=io.StringIO())  # picks up where it stopped
+    assert PromptEmbedding.objects.count() == 3
+    out = io.StringIO()
+    call_command("reindex_embeddings", "--all", "--after-id", str(prompts[0].id), stdout=out)
+    assert "2/2" in out.getvalue() and "2 vectors written" in out.getvalue()
+
+
+def test_filters_apply_inside_the_vector_search(index_prompts):
+    near = [_prompt(f"impressionist painting of a cat, variant {i}") for i in range(5)]
+    far = _prompt("a cat sleeping on a sofa, photo")
+    index_prompts()
+    allowed = Prompt.objects.filter(id__in=[far.id, near[0].id]).values_list("id", flat=True)
+    # Unfiltered, the top 2 are both impressionist cats; within the filter, both allowed rows.
+    assert set(_nearest("impressionist cat painting", k=2)) <= {p.id for p in near}
+    assert set(_nearest("impressionist cat painting", k=2, within=allowed)) == {far.id, near[0].id}
+    assert near[0].id not in _nearest("impressionist cat painting", k=5, exclude=[near[0].id])
+
+
+def test_keyword_search_finds_a_rare_artist_name_and_quoted_phrases(db):
+    artist = _prompt("dystopian cathedral, by Zdzisław Beksiński, surreal, dark")
+    _prompt("a cathedral in the fog, photo")
+    phrase = _prompt("a portrait of a red fox, studio lighting")
+    _prompt("a red car next to a fox")
+    assert [pid for pid, _ in prompts_keyword_search(query="beksinski", k=5)] == [artist.id]
+    assert [pid for pid, _ in prompts_keyword_search(query='"red fox"', k=5)] == [phrase.id]
+
+
+@pytest.mark.parametrize("query", HOSTILE)
+def test_keyword_search_never_raises_on_hostile_input(db, query):
+    _prompt("a kitten made of glass")
+    assert isinstance(prompts_keyword_search(query=query, k=5), list)
+
+
+def test_user_syntax_reaches_fts5_as_quoted_strings_only():
+    assert fts5_match_expression('cat AND "red fox" NEAR(x*') == '"cat" "red fox" "near" "x"'
+    assert fts5_match_expression("&|!:*(") == ""
