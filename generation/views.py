@@ -28,6 +28,7 @@ def generate(request: HttpRequest) -> HttpResponse:
         "mode": request.GET.get("mode", "txt2img"),
         "source_image": request.GET.get("source_image", ""),
         "strength": request.GET.get("strength", ""),
+        "seed": request.GET.get("seed", ""),
     }
     source = None
     if initial["source_image"].isdigit():
@@ -35,6 +36,10 @@ def generate(request: HttpRequest) -> HttpResponse:
             source = image_get(image_id=int(initial["source_image"]), user=request.user)
         except Exception:
             source = None
+    if source is not None:
+        # Shown and editable; left as is, the job uses the source's own prompt anyway.
+        initial["prompt"] = source.prompt.text
+        initial["negative_prompt"] = source.prompt.negative_text
     return render(request, "generation/generate.html", _form_context(initial, source))
 
 

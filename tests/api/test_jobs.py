@@ -126,3 +126,13 @@ def test_the_html_generate_form_queues_a_job_and_shows_its_page(client, alice):
     assert "Succeeded" in page and "hx-trigger" not in page
     bad = client.post("/generate/", {"prompt": "a fox", "width": "65"})
     assert bad.status_code == 400 and "multiple of 8" in bad.content.decode()
+
+
+def test_the_generate_form_starts_from_a_gallery_image(client, make_image):
+    image = make_image(prompt="an owl librarian", negative_prompt="blurry", seed=1234)
+    html = client.get(
+        f"/generate/?source_image={image.id}&mode=regenerate&seed=1234"
+    ).content.decode()
+    assert ">an owl librarian</textarea>" in html and ">blurry</textarea>" in html
+    assert 'name="seed" min="-1" value="1234"' in html
+    assert 'value="regenerate" selected' in html
