@@ -171,7 +171,7 @@ def test_a_cancelled_job_is_not_run(alice):
 def test_cancelling_a_running_job_stops_its_step_loop(alice):
     job, _ = services.job_create(owner=alice, request=JobRequest(prompt="a fox", steps=10))
     job, attempt = services.job_claim(job_id=job.id)
-    progress = services._Progress(job, attempt, interval=0)
+    progress = services.JobProgress(job, attempt, interval=0)
     assert progress(1, 10, lambda: PILImage.new("RGB", (8, 8))) is True
     services.job_cancel(job=job)
     assert progress(2, 10, lambda: PILImage.new("RGB", (8, 8))) is False
@@ -180,7 +180,7 @@ def test_cancelling_a_running_job_stops_its_step_loop(alice):
 def test_progress_and_a_preview_are_recorded_while_running(alice):
     job, _ = services.job_create(owner=alice, request=JobRequest(prompt="a fox", steps=8))
     job, attempt = services.job_claim(job_id=job.id)
-    services._Progress(job, attempt, interval=0)(4, 8, lambda: PILImage.new("RGB", (8, 8)))
+    services.JobProgress(job, attempt, interval=0)(4, 8, lambda: PILImage.new("RGB", (8, 8)))
     job.refresh_from_db()
     assert 0.45 < job.progress < 0.55
     assert job.preview.startswith("data:image/webp;base64,")

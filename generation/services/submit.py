@@ -1,0 +1,291 @@
+"""Submitting generation jobs: validate, apply defaults, enforce the caps, queue on commit."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import secrets
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from gallery.models import Image
+from gallery.selectors import image_get
+from generation.models import GenerationJob
+from prompts.text import MAX_PROMPT_CHARS
+
+if TYPE_CHECKING:
+    pass
+
+logger = logging.getLogger(__name__)
+
+Mode = GenerationJob.Mode
+Status = GenerationJob.Status
+
+MAX_STEPS = 150
+MAX_CFG = 30.0
+MAX_BATCH = 4
+MAX_SEED = 2**32 - 1
+DEFAULT_SCHEDULER = "Euler a"
+DEFAULT_CFG = 7.0
+DEFAULT_STRENGTH = {Mode.VARY: 0.35, Mode.UPSCALE: 0.3}
+RATINGS = ("safe", "suggestive", "explicit")
+
+
+class JobInputError(ValueError):
+    """A request that cannot become a job; the message is shown to the user as is."""
+
+
+class JobLimitExceeded(Exception):
+    """The user already has as many jobs waiting or running as allowed."""
+
+    def __init__(self, limit: int, retry_after: int) -> None:
+        super().__init__(
+            f"You already have {limit} jobs waiting or running; wait for one to finish."
+        )
+        self.retry_after = retry_after
+
+
+class IdempotencyConflict(Exception):
+    """The Idempotency-Key was used before with another request."""
+
+
+class JobNotCancellable(Exception):
+    """The job has finished already."""
+
+
+@dataclass
+class JobRequest:
+    """What a client asks for. ``None`` means "not given": defaults or the source image fill it."""
+
+    mode: str = Mode.TXT2IMG
+    prompt: str | None = None
+    negative_prompt: str | None = None
+    model: str | None = None
+    scheduler: str | None = None
+    steps: int | None = None
+    cfg_scale: float | None = None
+    width: int | None = None
+    height: int | None = None
+    seed: int | None = None
+    batch_size: int | None = None
+    source_image: int | None = None
+    strength: float | None = None
+    clip_skip: int | None = None
+    rating: str | None = None
+
+    def fingerprint(self) -> str:
+        """A stable hash of what was asked, for Idempotency-Key replays."""
+        payload = {k: v for k, v in asdict(self).items() if v is not None}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+# --- Submitting -------------------------------------------------------------------------------
+
+
+def _pick(value: Any, *fallbacks: Any) -> Any:
+    for candidate in (value, *fallbacks):
+        if candidate is not None and candidate != "":
+            return candidate
+    return None
+
+
+def _resolve(request: JobRequest, *, owner: AbstractBaseUser) -> dict[str, Any]:
+    """Turn a request into a complete, validated set of job fields (or raise JobInputError)."""
+    from generation.pipelines import scheduler_names
+
+    if request.mode not in Mode.values:
+        raise JobInputError(f"Unknown mode {request.mode!r}; use one of {', '.join(Mode.values)}.")
+    source: Image | None = None
+    if request.mode == Mode.TXT2IMG:
+        if request.source_image is not None:
+            raise JobInputError("source_image is only used by regenerate, vary and upscale.")
+    else:
+        if request.source_image is None:
+            raise JobInputError(f"Mode {request.mode} needs a source_image (an image id).")
+        try:
+            source = image_get(image_id=request.source_image, user=owner)
+        except Exception:
+            raise JobInputError(f"There is no image {request.source_image}.") from None
+
+    default_model = settings.SD_DEFAULT_MODEL
+    source_model = source.model_name if source and source.model_name in settings.SD_MODELS else None
+    size = settings.SD_DEFAULT_SIZE
+    fields: dict[str, Any] = {
+        "mode": request.mode,
+        "prompt": _pick(request.prompt, source and source.prompt.text) or "",
+        "negative_prompt": _pick(request.negative_prompt, source and source.prompt.negative_text)
+        or "",
+        "model_name": _pick(request.model, source_model, default_model),
+        "scheduler": _pick(
+            request.scheduler,
+            source.scheduler if source and source.scheduler in scheduler_names() else None,
+            DEFAULT_SCHEDULER,
+        ),
+        "steps": _pick(request.steps, source and source.steps, settings.SD_DEFAULT_STEPS),
+        "cfg_scale": _pick(request.cfg_scale, source and source.cfg_scale, DEFAULT_CFG),
+        "batch_size": _pick(request.batch_size, 1),
+        "clip_skip": _pick(request.clip_skip, source and source.clip_skip),
+        "rating": _pick(request.rating, "safe"),
+        "strength": _pick(request.strength, DEFAULT_STRENGTH.get(request.mode)),
+        "source_image": source,
+        "seed": request.seed if request.seed not in (None, -1) else secrets.randbelow(MAX_SEED),
+    }
+    if request.mode == Mode.UPSCALE:
+        assert source is not None
+        fields["width"], fields["height"] = source.width * 2, source.height * 2
+    elif request.mode == Mode.VARY:
+        assert source is not None
+        fields["width"], fields["height"] = source.width, source.height
+    else:
+        fields["width"] = _pick(request.width, source and source.width, size)
+        fields["height"] = _pick(request.height, source and source.height, size)
+    if request.mode in (Mode.TXT2IMG, Mode.REGENERATE):
+        fields["strength"] = None
+    elif request.steps is None and fields["strength"]:
+        # img2img runs steps x strength denoising steps; inherited steps must leave at least one.
+        fields["steps"] = max(int(fields["steps"]), math.ceil(1 / float(fields["strength"])))
+    _validate(fields, scheduler_names())
+    return fields
+
+
+def _validate(fields: dict[str, Any], schedulers: list[str]) -> None:
+    """Bounds a job must respect before anything is queued."""
+    if not fields["prompt"].strip() and fields["mode"] != Mode.UPSCALE:
+        raise JobInputError("Write a prompt: it cannot be empty.")
+    for name in ("prompt", "negative_prompt"):
+        if len(fields[name]) > MAX_PROMPT_CHARS:
+            raise JobInputError(f"The {name.replace('_', ' ')} is longer than {MAX_PROMPT_CHARS}.")
+        if "\x00" in fields[name]:
+            raise JobInputError(f"The {name.replace('_', ' ')} contains a NUL character.")
+    if fields["model_name"] not in settings.SD_MODELS:
+        known = ", ".join(settings.SD_MODELS)
+        raise JobInputError(f"Unknown model {fields['model_name']!r}; available: {known}.")
+    if fields["scheduler"] not in schedulers:
+        raise JobInputError(
+            f"Unknown scheduler {fields['scheduler']!r}; use one of {', '.join(schedulers)}."
+        )
+    low, high = settings.SD_MIN_SIDE, settings.SD_MAX_SIDE
+    for side in ("width", "height"):
+        value = fields[side]
+        if not isinstance(value, int) or value % 8 or not low <= value <= high:
+            raise JobInputError(
+                f"{side.capitalize()} must be a multiple of 8 between {low} and {high}"
+                f" (got {value})."
+            )
+    if not 1 <= int(fields["steps"]) <= MAX_STEPS:
+        raise JobInputError(f"Steps must be between 1 and {MAX_STEPS}.")
+    cfg = float(fields["cfg_scale"])
+    if not math.isfinite(cfg) or not 0 <= cfg <= MAX_CFG:
+        raise JobInputError(f"CFG scale must be between 0 and {MAX_CFG:g}.")
+    if not 1 <= int(fields["batch_size"]) <= MAX_BATCH:
+        raise JobInputError(f"Batch size must be between 1 and {MAX_BATCH}.")
+    if not 0 <= int(fields["seed"]) <= MAX_SEED:
+        raise JobInputError(f"Seed must be between 0 and {MAX_SEED} (or -1 for random).")
+    strength = fields["strength"]
+    if strength is not None and (not math.isfinite(strength) or not 0 < strength <= 1):
+        raise JobInputError("Strength must be greater than 0 and at most 1.")
+    if strength is not None and int(int(fields["steps"]) * strength) < 1:
+        raise JobInputError("Steps x strength must be at least 1: raise the steps or strength.")
+    if fields["clip_skip"] is not None and not 1 <= int(fields["clip_skip"]) <= 12:
+        raise JobInputError("Clip skip must be between 1 and 12.")
+    if fields["rating"] not in RATINGS:
+        raise JobInputError(f"Rating must be one of {', '.join(RATINGS)}.")
+
+
+def job_create(
+    *, owner: AbstractBaseUser, request: JobRequest, idempotency_key: str = ""
+) -> tuple[GenerationJob, bool]:
+    """Validate and queue a job; return it and whether it is new.
+
+    The same ``idempotency_key`` with the same request returns the first job; with another
+    request it raises `IdempotencyConflict`. The per-user cap on active jobs is checked under a
+    lock on the user's row, so concurrent submits cannot overshoot it. The broker message is
+    sent after commit; if the broker is down the job waits for the reconciler.
+    """
+    idempotency_key = idempotency_key.strip()[:200]
+    fingerprint = request.fingerprint()
+    if idempotency_key:
+        replay = _idempotent_replay(owner, idempotency_key, fingerprint)
+        if replay is not None:
+            return replay, False
+    fields = _resolve(request, owner=owner)
+    limit = settings.GENERATION_MAX_ACTIVE_JOBS
+    try:
+        with transaction.atomic():
+            get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
+            active = GenerationJob.objects.filter(owner=owner, status__in=GenerationJob.ACTIVE)
+            if active.count() >= limit:
+                raise JobLimitExceeded(limit, retry_after=_retry_after_estimate(fields))
+            job = GenerationJob.objects.create(
+                owner=owner,
+                idempotency_key=idempotency_key,
+                request_hash=fingerprint,
+                max_attempts=settings.GENERATION_MAX_ATTEMPTS,
+                **fields,
+            )
+            transaction.on_commit(lambda: job_publish(job_id=job.id))
+    except IntegrityError:
+        replay = (
+            _idempotent_replay(owner, idempotency_key, fingerprint) if idempotency_key else None
+        )
+        if replay is None:
+            raise
+        return replay, False
+    return job, True
+
+
+def _idempotent_replay(owner: AbstractBaseUser, key: str, fingerprint: str) -> GenerationJob | None:
+    existing = GenerationJob.objects.filter(owner=owner, idempotency_key=key).first()
+    if existing is None:
+        return None
+    if existing.request_hash != fingerprint:
+        raise IdempotencyConflict("This Idempotency-Key was already used for a different request.")
+    return existing
+
+
+def _retry_after_estimate(fields: dict[str, Any]) -> int:
+    return max(
+        1,
+        min(
+            300,
+            int(
+                job_ttl_seconds(
+                    fields["steps"], fields["width"], fields["height"], fields["batch_size"]
+                )
+                / 20
+            ),
+        ),
+    )
+
+
+def job_publish(*, job_id: int) -> bool:
+    """Send the job's message to the GPU queue; a broker failure is logged, not raised.
+
+    Publishing twice is harmless: the claim is conditional, so the second message is a no-op.
+    """
+    from config.celery import app
+
+    try:
+        app.send_task("generation.run_job", args=[job_id])
+    except Exception:
+        logger.warning("job %s: broker unavailable, the reconciler will publish it", job_id)
+        return False
+    GenerationJob.objects.filter(id=job_id, status=Status.QUEUED).update(enqueued_at=timezone.now())
+    return True
+
+
+def job_ttl_seconds(steps: int, width: int, height: int, batch_size: int) -> float:
+    """How long one attempt may run: a base plus an allowance per megapixel-step."""
+    megapixel_steps = steps * width * height * batch_size / 1_000_000
+    return (
+        settings.GENERATION_TTL_BASE_SECONDS
+        + megapixel_steps * settings.GENERATION_TTL_SECONDS_PER_MEGAPIXEL_STEP
+    )
