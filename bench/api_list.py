@@ -780,9 +780,11 @@ def print_plans(plans: list[Plan]) -> None:
         for p in plans
     ]
     print(table(["Query", "Scan of gallery_image", "Rows read", "Exec ms", "Bounded"], rows))
-    worst = max(plans, key=lambda p: p.rows_read)
-    print(f"\nThe WHERE clause of the page queries ({worst.label}):\n")
-    print("    " + worst.sql[worst.sql.index(" WHERE ") :])
+    deep = [p for p in plans if " WHERE " in p.sql] or plans
+    worst = max(deep, key=lambda p: p.rows_read)
+    if " WHERE " in worst.sql:
+        print(f"\nThe WHERE clause of the page queries ({worst.label}):\n")
+        print("    " + worst.sql[worst.sql.index(" WHERE ") :])
     for plan in {id(p): p for p in (worst, plans[-1])}.values():
         print(f"\n{plan.label}:\n")
         print("\n".join("    " + line for line in plan.text.splitlines()))

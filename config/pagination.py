@@ -142,6 +142,8 @@ class KeysetPagination(BasePagination):
         attnames = [f.lstrip("-") for f in fields]
 
         def key(row: Any) -> list[Any]:
+            if isinstance(row, dict):  # a .values() queryset
+                return [row[attr] for attr in attnames]
             return [getattr(row, attr) for attr in attnames]
 
         if rows:

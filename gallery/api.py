@@ -29,6 +29,7 @@ from gallery.selectors import (
     DEFAULT_IMAGE_ORDERING,
     IMAGE_ORDERINGS,
     image_list,
+    image_rows,
     images_visible,
 )
 from gallery.serializers import (
@@ -55,6 +56,8 @@ class ImageViewSet(viewsets.ReadOnlyModelViewSet):
         return super().filter_queryset(queryset)
 
     def get_queryset(self) -> QuerySet[Image]:
+        if self.action == "list":
+            return image_rows(user=self.request.user)
         queryset = image_list(user=self.request.user)
         if self.action == "retrieve":
             queryset = queryset.prefetch_related(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.core.files.storage import FileSystemStorage, storages
@@ -10,6 +10,8 @@ from django.utils.encoding import filepath_to_uri
 from rest_framework import serializers
 
 from gallery.models import Image
+from gallery.params import GenerationParams
+from gallery.selectors import IMAGE_ROW_FIELDS
 
 
 def _absolute(request: Any, url: str) -> str:
@@ -66,35 +68,62 @@ class ImageSerializer(serializers.Serializer):
     infotext = serializers.CharField(help_text="The parameters as AUTOMATIC1111 writes them.")
     page_url = serializers.URLField()
 
-    def to_representation(self, image: Image) -> dict[str, Any]:
+    def to_representation(self, image: Image | Mapping[str, Any]) -> dict[str, Any]:
+        """From an `Image`, or from a row of `gallery.selectors.image_rows` (the list path)."""
+        row = image if isinstance(image, Mapping) else _row_of(image)
         request = self.context.get("request")
         url = _storage_url()
+        params = GenerationParams(
+            prompt=row["prompt__text"],
+            negative_prompt=row["prompt__negative_text"],
+            model_name=row["model_name"],
+            model_hash=row["model_hash"],
+            scheduler=row["scheduler"],
+            steps=row["steps"],
+            cfg_scale=row["cfg_scale"],
+            seed=row["seed"],
+            width=row["width"],
+            height=row["height"],
+            clip_skip=row["clip_skip"],
+            extra=row["extra"],
+        )
         return {
-            "id": image.id,
-            "image_url": _absolute(request, url(image.file.name)),
-            "thumbnail_url": _absolute(request, url(image.thumb_small.name)),
-            "thumbnail_large_url": _absolute(request, url(image.thumb_large.name)),
-            "width": image.width,
-            "height": image.height,
-            "prompt": image.prompt.text,
-            "negative_prompt": image.prompt.negative_text,
-            "prompt_id": image.prompt_id,
-            "model": image.model_name,
-            "model_hash": image.model_hash,
-            "scheduler": image.scheduler,
-            "steps": image.steps,
-            "cfg_scale": image.cfg_scale,
-            "seed": image.seed,
-            "clip_skip": image.clip_skip,
-            "extra": image.extra,
-            "source": image.source,
-            "rating": image.rating,
-            "owner": image.owner.username,
-            "created": image.created.isoformat().replace("+00:00", "Z"),
-            "like_count": image.like_count,
-            "infotext": image.infotext,
-            "page_url": _absolute(request, f"/images/{image.id}/"),
+            "id": row["id"],
+            "image_url": _absolute(request, url(row["file"])),
+            "thumbnail_url": _absolute(request, url(row["thumb_small"])),
+            "thumbnail_large_url": _absolute(request, url(row["thumb_large"])),
+            "width": row["width"],
+            "height": row["height"],
+            "prompt": row["prompt__text"],
+            "negative_prompt": row["prompt__negative_text"],
+            "prompt_id": row["prompt_id"],
+            "model": row["model_name"],
+            "model_hash": row["model_hash"],
+            "scheduler": row["scheduler"],
+            "steps": row["steps"],
+            "cfg_scale": row["cfg_scale"],
+            "seed": row["seed"],
+            "clip_skip": row["clip_skip"],
+            "extra": row["extra"],
+            "source": row["source"],
+            "rating": row["rating"],
+            "owner": row["owner__username"],
+            "created": row["created"].isoformat().replace("+00:00", "Z"),
+            "like_count": row["like_count"],
+            "infotext": params.infotext(),
+            "page_url": _absolute(request, f"/images/{row['id']}/"),
         }
+
+
+def _row_of(image: Image) -> dict[str, Any]:
+    """An `Image` (owner and prompt loaded) as an `image_rows` row."""
+    row = {name: getattr(image, name) for name in IMAGE_ROW_FIELDS if "__" not in name}
+    for name in ("file", "thumb_small", "thumb_large"):
+        row[name] = row[name].name
+    row["prompt__text"] = image.prompt.text
+    row["prompt__negative_text"] = image.prompt.negative_text
+    row["owner__username"] = image.owner.username
+    return row
 
 
 class ImageDetailSerializer(ImageSerializer):
