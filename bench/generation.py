@@ -73,24 +73,29 @@ def run(broker: str, jobs: int) -> dict[str, float]:
         redis.Redis.from_url(broker_url).flushdb()
     _manage(env, "migrate", "--noinput")
     _manage(env, "make_test_model", str(model_dir))
-    token = _manage(
-        env,
-        "shell",
-        "-c",
-        "from django.contrib.auth.models import User;"
-        "from rest_framework.authtoken.models import Token;"
-        "u=User.objects.create_user('bench', password='x');"
-        "print(Token.objects.create(user=u).key)",
-    ).strip()
+    token = (
+        _manage(
+            env,
+            "shell",
+            "-c",
+            "from django.contrib.auth.models import User;"
+            "from rest_framework.authtoken.models import Token;"
+            "u=User.objects.create_user('bench', password='x');"
+            "print(Token.objects.create(user=u).key)",
+        )
+        .strip()
+        .splitlines()[-1]
+    )  # shell also prints its auto-imports
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
+    logs = (tmp / "processes.log").open("wb")
     procs = [
         subprocess.Popen(
             [str(BIN / "gunicorn"), "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2"],
             cwd=ROOT,
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=logs,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         ),
         subprocess.Popen(
@@ -100,7 +105,7 @@ def run(broker: str, jobs: int) -> dict[str, float]:
                 "config",
                 "worker",
                 "-Q",
-                "gpu,cpu",
+                "gpu",
                 "-c",
                 "1",
                 "--without-gossip",
@@ -110,8 +115,8 @@ def run(broker: str, jobs: int) -> dict[str, float]:
             ],
             cwd=ROOT,
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=logs,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         ),
     ]
@@ -126,7 +131,8 @@ def run(broker: str, jobs: int) -> dict[str, float]:
             except requests.RequestException:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError("the site did not start")
+                log = (tmp / "processes.log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"the site did not start:\n{log}")
             time.sleep(0.1)
         overheads, totals, renders, loads = [], [], [], []
         for index in range(jobs):

@@ -7,6 +7,7 @@ import io
 import logging
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -23,12 +24,12 @@ from prompts.services import prompt_get_or_create
 logger = logging.getLogger(__name__)
 
 
-def _png_bytes(pixels: PILImage.Image, infotext: str) -> bytes:
+def _png_bytes(pixels: PILImage.Image, infotext: str, compress_level: int = 6) -> bytes:
     """Encode as PNG with the A1111 ``parameters`` text chunk, so downloads keep their settings."""
     info = PngInfo()
     info.add_itxt("parameters", infotext)
     buffer = io.BytesIO()
-    pixels.save(buffer, format="PNG", pnginfo=info, optimize=False, compress_level=6)
+    pixels.save(buffer, format="PNG", pnginfo=info, optimize=False, compress_level=compress_level)
     return buffer.getvalue()
 
 
@@ -43,7 +44,38 @@ def _thumbnail_bytes(pixels: PILImage.Image, width: int) -> bytes:
     return buffer.getvalue()
 
 
-def _store_files(pixels: PILImage.Image, infotext: str) -> tuple[str, str, str, str]:
+@dataclass(frozen=True)
+class EncodedImage:
+    """A gallery image's files, encoded but not stored yet (see `image_encode`)."""
+
+    png: bytes
+    thumb_small: bytes
+    thumb_large: bytes
+    width: int
+    height: int
+
+
+def image_encode(
+    *, pixels: PILImage.Image, params: GenerationParams, compress_level: int = 6
+) -> EncodedImage:
+    """Encode the PNG (with the A1111 chunk) and both thumbnails.
+
+    CPU only, no storage and no database: ``import_images`` runs it in worker processes, with
+    a lower (still lossless) ``compress_level``: 3 costs about 2/3 of 6's time, files ~15% larger.
+    """
+    if pixels.mode not in ("RGB", "RGBA", "L"):
+        pixels = pixels.convert("RGB")
+    small_width, large_width = settings.THUMBNAIL_WIDTHS
+    return EncodedImage(
+        png=_png_bytes(pixels, params.infotext(), compress_level),
+        thumb_small=_thumbnail_bytes(pixels, small_width),
+        thumb_large=_thumbnail_bytes(pixels, large_width),
+        width=pixels.width,
+        height=pixels.height,
+    )
+
+
+def _store_files(encoded: EncodedImage) -> tuple[str, str, str, str]:
     """Write the PNG and its thumbnails under a server-made name; return names and SHA-256.
 
     Everything is encoded before anything is written, and a failed write removes what was
@@ -51,15 +83,14 @@ def _store_files(pixels: PILImage.Image, infotext: str) -> tuple[str, str, str, 
     """
     stem = uuid.uuid4().hex
     shard = f"{stem[:2]}/{stem[2:4]}"
-    data = _png_bytes(pixels, infotext)
     small_width, large_width = settings.THUMBNAIL_WIDTHS
     planned = [
-        (f"images/{shard}/{stem}.png", data),
-        (f"thumbs/{small_width}/{shard}/{stem}.webp", _thumbnail_bytes(pixels, small_width)),
-        (f"thumbs/{large_width}/{shard}/{stem}.webp", _thumbnail_bytes(pixels, large_width)),
+        (f"images/{shard}/{stem}.png", encoded.png),
+        (f"thumbs/{small_width}/{shard}/{stem}.webp", encoded.thumb_small),
+        (f"thumbs/{large_width}/{shard}/{stem}.webp", encoded.thumb_large),
     ]
     saved = files_save(planned)
-    return saved[0], saved[1], saved[2], hashlib.sha256(data).hexdigest()
+    return saved[0], saved[1], saved[2], hashlib.sha256(encoded.png).hexdigest()
 
 
 def files_save(planned: list[tuple[str, bytes]]) -> list[str]:
@@ -84,15 +115,17 @@ def files_delete(names: Iterable[str]) -> None:
 def image_create(
     *,
     owner: AbstractBaseUser,
-    pixels: PILImage.Image,
+    pixels: PILImage.Image | None = None,
     params: GenerationParams,
     source: str = Image.Source.GENERATED,
     rating: str = Image.Rating.SAFE,
     parents: Iterable[Image] = (),
     origin_key: str | None = None,
+    encoded: EncodedImage | None = None,
 ) -> Image:
     """Store one picture as a gallery image with its prompt, files and thumbnails.
 
+    Give either ``pixels`` or their ``encoded`` files (from `image_encode`, made elsewhere).
     With an ``origin_key`` the call is idempotent: the second call with the same key returns the
     first call's row and writes nothing (the worker relies on this for exactly-once results).
     """
@@ -100,10 +133,12 @@ def image_create(
         existing = Image.objects.filter(origin_key=origin_key).first()
         if existing is not None:
             return existing
-    if pixels.mode not in ("RGB", "RGBA", "L"):
-        pixels = pixels.convert("RGB")
+    if encoded is None:
+        if pixels is None:
+            raise TypeError("image_create() needs pixels or encoded files")
+        encoded = image_encode(pixels=pixels, params=params)
     prompt = prompt_get_or_create(text=params.prompt, negative_text=params.negative_prompt)
-    file_name, small, large, digest = _store_files(pixels, params.infotext())
+    file_name, small, large, digest = _store_files(encoded)
     try:
         with transaction.atomic():
             image = Image.objects.create(
@@ -112,8 +147,8 @@ def image_create(
                 file=file_name,
                 thumb_small=small,
                 thumb_large=large,
-                width=pixels.width,
-                height=pixels.height,
+                width=encoded.width,
+                height=encoded.height,
                 sha256=digest,
                 model_name=params.model_name,
                 model_hash=params.model_hash,

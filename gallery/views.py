@@ -21,6 +21,7 @@ from gallery.selectors import (
     image_list,
     image_neighbours,
 )
+from gallery.uploads.selectors import upload_file_info
 
 
 class _GalleryOrdering:
@@ -88,6 +89,7 @@ def image_detail(request: HttpRequest, image_id: int) -> HttpResponse:
             "older": older,
             "parents": list(image.parents.select_related("prompt")[:12]),
             "remixes": list(image.remixes.select_related("prompt")[:12]),
+            "file_info": upload_file_info(image=image, user=request.user),
         },
     )
 

