@@ -8,13 +8,16 @@ it from our image page, or downloading our PNG, therefore carries every setting 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
+
+_NEEDS_QUOTES = re.compile(r'[,:\n"]')
 
 
 def _quote(value: str) -> str:
     # A1111 quotes a value that would otherwise break its "key: value, key: value" line.
-    if any(ch in value for ch in ',:\n"'):
+    if _NEEDS_QUOTES.search(value):
         return json.dumps(value, ensure_ascii=False)
     return value
 

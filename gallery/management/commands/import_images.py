@@ -7,8 +7,8 @@ cannot be read is reported and skipped; one bad file never stops the run.
 With ``--jobs N`` (N > 1) the CPU-heavy part of each file (decode, metadata, hashes, final PNG
 and thumbnails: `upload_import_prepare`) runs in N forked worker processes, which never touch
 the database or the storage; this process reads the files, checks for duplicates before
-sending them, and writes every file and row itself, in folder order. Threads did not help:
-the GIL-bound parts of decoding and encoding kept two threads on one core.
+sending them, and writes every file and row itself, in folder order. (Threads did not help:
+two were slower than one in bench/uploads.py.)
 """
 
 from __future__ import annotations
@@ -86,11 +86,16 @@ def _pooled(owner: Any, paths: list[Path], rating: str, jobs: int) -> Iterator[t
             job: Future | tuple[str, str]
             try:
                 data = _read(path)
-                known = upload_import_check(owner=owner, sha256=hashlib.sha256(data).hexdigest())
+                sha256 = hashlib.sha256(data).hexdigest()
+                known = upload_import_check(owner=owner, sha256=sha256)
             except (UploadRefused, OSError) as exc:
                 job = _refusal(path, exc)
             else:  # only files not in yet go to a worker
-                job = ("already", "") if known else pool.submit(upload_import_prepare, data=data)
+                job = (
+                    ("already", "")
+                    if known
+                    else pool.submit(upload_import_prepare, data=data, sha256=sha256)
+                )
             pending.append((path, job))
             while len(pending) > 2 * jobs:
                 yield finish(*pending.popleft())
