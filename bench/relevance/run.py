@@ -21,7 +21,7 @@ than assumed. This script measures it on real prompts:
    of the fusion (RRF k, ``SEARCH_MIN_SIMILARITY``), applied by patching the constant or
    overriding the setting for the run, not by editing the app.
 
-Usage: ``.venv/bin/python bench/relevance/run.py [--per-query]`` (about a minute here, most of
+Usage: ``.venv/bin/python bench/relevance/run.py [--per-query]`` (2-3 minutes here, most of
 it embedding the prompts).
 """
 
