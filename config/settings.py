@@ -287,13 +287,15 @@ EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "all-MiniLM-L6-v2")
 EMBEDDING_MODEL_PATH = env_str("EMBEDDING_MODEL_PATH", "")
 EMBEDDING_DIMENSIONS = env_int("EMBEDDING_DIMENSIONS", 384, minimum=2)
 EMBEDDING_BATCH_SIZE = env_int("EMBEDDING_BATCH_SIZE", 64, minimum=1)
+# torch threads of a process that embeds (web: one query at a time; cpu worker: backfills).
+EMBEDDING_THREADS = env_int("EMBEDDING_THREADS", 1, minimum=1)
 EMBEDDING_BACKFILL_SECONDS = env_float("EMBEDDING_BACKFILL_SECONDS", 300.0)
 # pgvector's HNSW search breadth (recall against speed); ignored on SQLite.
 SEARCH_HNSW_EF_SEARCH = env_int("SEARCH_HNSW_EF_SEARCH", 100, minimum=1)
 # How many prompts each side (keyword, semantic) contributes before fusion.
 SEARCH_CANDIDATES = env_int("SEARCH_CANDIDATES", 200, minimum=10)
 # Below this cosine similarity a prompt is not a semantic match (MiniLM: unrelated ~0.1).
-SEARCH_MIN_SIMILARITY = env_float("SEARCH_MIN_SIMILARITY", 0.3)
+SEARCH_MIN_SIMILARITY = env_float("SEARCH_MIN_SIMILARITY", 0.2)
 SEARCH_MAX_QUERY_CHARS = env_int("SEARCH_MAX_QUERY_CHARS", 500, minimum=10)
 CELERY_BEAT_SCHEDULE["embed-missing-prompts"] = {
     "task": "prompts.embed_missing",

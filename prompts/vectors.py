@@ -137,7 +137,7 @@ class NumpyIndex:
 
     def refresh(self) -> None:
         """Bring the matrix up to date with the table (one small query when nothing changed)."""
-        state = self._rows().aggregate(n=Count("prompt_id"), latest=Max("updated"))
+        state = self._rows().aggregate(n=Count("*"), latest=Max("updated"))
         seen = (state["n"], state["latest"])
         with self._lock:
             if seen == self._seen and self._model == settings.EMBEDDING_MODEL:
