@@ -56,9 +56,13 @@ test-postgres: $(VENV)/.installed
 
 test: lint check test-sqlite test-postgres
 
+# CPU benchmarks (figures in bench/README.md); bench/generation_gpu.py needs a CUDA machine.
 bench: $(VENV)/.installed
 	$(BIN)/python bench/api_list.py
-	$(BIN)/python bench/generation.py
+	OMP_NUM_THREADS=1 $(BIN)/python bench/generation.py
+	$(BIN)/python bench/uploads.py
+	$(BIN)/python bench/relevance/run.py
+	$(BIN)/python bench/search.py
 
 clean:
 	rm -rf var/test-* .pytest_cache
