@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.pagination import RankedListPagination
-from gallery.filters import ImageFilter, image_filters_active
+from gallery.filters import ImageFilter, image_filters_active, image_filters_given
 from gallery.models import Image
 from gallery.search import (
     SEARCH_ORDERINGS,
@@ -51,7 +51,7 @@ class ImageViewSet(viewsets.ReadOnlyModelViewSet):
 
     def filter_queryset(self, queryset: QuerySet[Image]) -> QuerySet[Image]:
         # Building a FilterSet costs ~1 ms; most requests (the plain gallery) use no filter.
-        if not any(name in self.request.query_params for name in ImageFilter.base_filters):
+        if not image_filters_given(self.request.query_params):
             return queryset
         return super().filter_queryset(queryset)
 

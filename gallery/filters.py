@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import django_filters
 from django.db.models import F, QuerySet
 
@@ -31,6 +33,12 @@ class ImageFilter(django_filters.FilterSet):
         if value == "landscape":
             return queryset.filter(width__gt=F("height"))
         return queryset.filter(width=F("height"))
+
+
+def image_filters_given(params: Mapping[str, str]) -> bool:
+    """Whether a request names any gallery filter: building a FilterSet costs ~1 ms, and the
+    plain gallery (most requests) names none."""
+    return any(name in params for name in ImageFilter.base_filters)
 
 
 def image_filters_active(filterset: ImageFilter) -> bool:

@@ -10,7 +10,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
 from config.pagination import KeysetPagination
-from gallery.filters import ImageFilter
+from gallery.filters import ImageFilter, image_filters_given
 from gallery.forms import SignupForm
 from gallery.models import Image
 from gallery.search_views import search_results
@@ -40,16 +40,21 @@ def _grid(
     queryset = image_list(user=request.user)
     if base_filter:
         queryset = queryset.filter(**base_filter)
-    filterset = ImageFilter(request.GET, queryset=queryset)
-    if not filterset.is_valid():
-        return render(
-            request, "gallery/error.html", {"message": "Those filters are not valid."}, status=400
-        )
+    if image_filters_given(request.GET):
+        filterset = ImageFilter(request.GET, queryset=queryset)
+        if not filterset.is_valid():
+            return render(
+                request,
+                "gallery/error.html",
+                {"message": "Those filters are not valid."},
+                status=400,
+            )
+        queryset = filterset.qs
     paginator = KeysetPagination()
     paginator.page_size = 30
     drf_request = Request(request)
     try:
-        images = paginator.paginate_queryset(filterset.qs, drf_request, _GalleryOrdering())
+        images = paginator.paginate_queryset(queryset, drf_request, _GalleryOrdering())
     except ValidationError:
         return render(
             request,
@@ -61,7 +66,6 @@ def _grid(
         "images": images,
         "next_url": paginator.next_link(),
         "ordering": request.GET.get("ordering", DEFAULT_IMAGE_ORDERING),
-        "filters": filterset.form,
         **(extra or {}),
     }
     if request.htmx and request.GET.get("cursor"):

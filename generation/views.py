@@ -7,7 +7,7 @@ import contextlib
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -34,7 +34,7 @@ def generate(request: HttpRequest) -> HttpResponse:
     if initial["source_image"].isdigit():
         try:
             source = image_get(image_id=int(initial["source_image"]), user=request.user)
-        except Exception:
+        except Http404:
             source = None
     if source is not None:
         # Shown and editable; left as is, the job uses the source's own prompt anyway.

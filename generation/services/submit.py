@@ -14,6 +14,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.http import Http404
 from django.utils import timezone
 
 from gallery.models import Image
@@ -112,7 +113,7 @@ def _resolve(request: JobRequest, *, owner: AbstractBaseUser) -> dict[str, Any]:
             raise JobInputError(f"Mode {request.mode} needs a source_image (an image id).")
         try:
             source = image_get(image_id=request.source_image, user=owner)
-        except Exception:
+        except Http404:
             raise JobInputError(f"There is no image {request.source_image}.") from None
 
     default_model = settings.SD_DEFAULT_MODEL
