@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
+from config import health
 from config.api import api_not_found
 from gallery.api import ImageViewSet, PromptViewSet, SearchView
 from generation.api import JobViewSet
@@ -18,6 +19,8 @@ router.register("prompts", PromptViewSet, basename="prompt")
 router.register("jobs", JobViewSet, basename="job")
 
 urlpatterns = [
+    path("health/", health.health, name="health"),
+    path("ready/", health.ready, name="ready"),
     path("admin/", admin.site.urls),
     path("api/auth/token/", obtain_auth_token, name="api-token"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
