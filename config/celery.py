@@ -18,6 +18,8 @@ app = Celery("atelier")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
+import config.logs  # noqa: E402, F401  (connects the job-id logging signals)
+
 
 @signals.worker_init.connect
 def _tune_embedded_broker(**kwargs: object) -> None:

@@ -10,6 +10,7 @@ from rest_framework.routers import DefaultRouter
 
 from config import health
 from config.api import api_not_found
+from config.metrics import metrics_view
 from gallery.api import ImageViewSet, PromptViewSet, SearchView
 from generation.api import JobViewSet
 
@@ -21,6 +22,7 @@ router.register("jobs", JobViewSet, basename="job")
 urlpatterns = [
     path("health/", health.health, name="health"),
     path("ready/", health.ready, name="ready"),
+    path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/auth/token/", obtain_auth_token, name="api-token"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
