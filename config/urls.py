@@ -36,6 +36,8 @@ urlpatterns = [
     path("", include("gallery.urls")),
 ]
 
+handler500 = "config.errors.server_error"
+
 if settings.SERVE_MEDIA:
     # Local-disk media for the embedded default; production puts a web server or object store
     # in front of MEDIA_ROOT instead.
