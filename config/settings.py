@@ -144,6 +144,29 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+# MEDIA_STORAGE=s3: media on S3-compatible object storage (config/storage.py), private objects,
+# signed URLs unless AWS_S3_CUSTOM_DOMAIN names a CDN in front of the bucket.
+MEDIA_STORAGE = env_str("MEDIA_STORAGE", "local")
+if MEDIA_STORAGE == "s3":
+    STORAGES["default"] = {
+        "BACKEND": "config.storage.MediaS3Storage",
+        "OPTIONS": {
+            "bucket_name": env_str("AWS_STORAGE_BUCKET_NAME", ""),
+            "endpoint_url": env_str("AWS_S3_ENDPOINT_URL", "") or None,
+            "region_name": env_str("AWS_S3_REGION_NAME", "") or None,
+            "access_key": env_str("AWS_ACCESS_KEY_ID", "") or None,
+            "secret_key": env_str("AWS_SECRET_ACCESS_KEY", "") or None,
+            "custom_domain": env_str("AWS_S3_CUSTOM_DOMAIN", "") or None,
+            "querystring_auth": env_bool("AWS_QUERYSTRING_AUTH", True),
+            "querystring_expire": env_int("AWS_QUERYSTRING_EXPIRE", 3600, minimum=60),
+            "location": env_str("AWS_LOCATION", ""),
+            "signature_version": "s3v4",
+        },
+    }
+    if not STORAGES["default"]["OPTIONS"]["bucket_name"]:
+        raise ImproperlyConfigured("MEDIA_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME")
+elif MEDIA_STORAGE != "local":
+    raise ImproperlyConfigured("MEDIA_STORAGE must be local or s3")
 if DEBUG:
     STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 WHITENOISE_USE_FINDERS = True
@@ -349,4 +372,4 @@ METRICS_WINDOW_SECONDS = env_int("METRICS_WINDOW_SECONDS", 900, minimum=10)
 METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 
 # Serve MEDIA_ROOT from Django itself (the embedded default); off when a CDN or nginx does it.
-SERVE_MEDIA = env_bool("SERVE_MEDIA", True)
+SERVE_MEDIA = env_bool("SERVE_MEDIA", MEDIA_STORAGE == "local")
