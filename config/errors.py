@@ -11,6 +11,7 @@ pages are self-contained HTML (no context processors, no session, no user lookup
 
 from __future__ import annotations
 
+import errno
 import sys
 
 from django.db import DatabaseError, InterfaceError, OperationalError
@@ -19,6 +20,7 @@ from django.template import loader
 
 RETRY_AFTER_SECONDS = 10
 UNAVAILABLE = "The database is not answering right now. Please try again in a few seconds."
+STORAGE_FULL = "The server's storage is full, so nothing was saved. Please try again later."
 BROKEN = "Something went wrong on our side. It has been logged; please try again."
 
 
@@ -28,11 +30,23 @@ def _database_is_down(exc: BaseException | None) -> bool:
     )
 
 
+def _storage_is_full(exc: BaseException | None) -> bool:
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
-    """handler500: 503 when the database is unreachable, else 500; never touches the database."""
+    """handler500: 503 when the database is unreachable or the disk is full, else 500.
+
+    Never touches the database. Writes are all-or-nothing (files are removed when their row
+    is not written), so a full disk loses nothing: the user is told to try again.
+    """
     exc = sys.exc_info()[1]
-    unavailable = _database_is_down(exc)
-    status, message = (503, UNAVAILABLE) if unavailable else (500, BROKEN)
+    if _database_is_down(exc):
+        status, message, unavailable = 503, UNAVAILABLE, True
+    elif _storage_is_full(exc):
+        status, message, unavailable = 503, STORAGE_FULL, True
+    else:
+        status, message, unavailable = 500, BROKEN, False
     if request.path.startswith("/api/"):
         response: HttpResponse = JsonResponse({"detail": message}, status=status)
     else:

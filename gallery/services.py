@@ -94,11 +94,17 @@ def _store_files(encoded: EncodedImage) -> tuple[str, str, str, str]:
 
 
 def files_save(planned: list[tuple[str, bytes]]) -> list[str]:
-    """Save several files all-or-nothing: on any failure the ones already saved are deleted."""
+    """Save several files all-or-nothing: on any failure the ones already saved are deleted.
+
+    The name is settled before writing, so that a write which fails halfway (a full disk)
+    can remove its own partial file too: local storage leaves it behind otherwise.
+    """
     saved: list[str] = []
     try:
         for name, content in planned:
-            saved.append(default_storage.save(name, ContentFile(content)))
+            target = default_storage.get_available_name(name)
+            saved.append(target)
+            saved[-1] = default_storage.save(target, ContentFile(content))
     except BaseException:
         files_delete(saved)
         raise
