@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template import loader
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -27,7 +29,9 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     if response is None:
         return None
     if isinstance(exc, ValidationError):
-        response.data = {"detail": _first_message(exc.detail), "errors": exc.detail}
+        # ``errors`` is always an object: errors not tied to a field go under non_field_errors.
+        errors = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        response.data = {"detail": _first_message(exc.detail), "errors": errors}
     elif isinstance(response.data, dict) and "detail" in response.data:
         response.data = {
             "detail": str(response.data["detail"]),
@@ -36,6 +40,17 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     return response
 
 
+@csrf_exempt  # it changes nothing; a POST to a wrong address is a 404, not a CSRF failure
 def api_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     """A JSON 404 for unknown paths under /api/."""
     return JsonResponse({"detail": "There is nothing at this address."}, status=404)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: JSON under /api/ (a browser session without its CSRF token), else a
+    page that tells the person what to do."""
+    message = "The form or request was missing its security token. Reload the page and retry."
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": message}, status=403)
+    html = loader.get_template("error_standalone.html").render({"status": 403, "message": message})
+    return HttpResponse(html, status=403)

@@ -16,7 +16,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.pagination import RankedListPagination
-from gallery.filters import ImageFilter, image_filters_active, image_filters_given
+from gallery.filters import (
+    ImageFilter,
+    image_filter_parameters,
+    image_filters_active,
+    image_filters_given,
+)
 from gallery.models import Image
 from gallery.search import (
     SEARCH_ORDERINGS,
@@ -172,11 +177,18 @@ class SearchView(APIView):
     @extend_schema(
         parameters=[
             InputSerializer,
-            *(OpenApiParameter(name, str) for name in ImageFilter.base_filters),
+            *image_filter_parameters(),
             OpenApiParameter("cursor", str, description="From a previous response's next."),
             OpenApiParameter("page_size", int, description="Results per page (1 to 100)."),
         ],
-        responses=SearchHitSerializer(many=True),
+        responses=inline_serializer(
+            "PaginatedSearchHitList",
+            {
+                "next": serializers.URLField(allow_null=True),
+                "previous": serializers.URLField(allow_null=True),
+                "results": SearchHitSerializer(many=True),
+            },
+        ),
     )
     def get(self, request: Request) -> Response:
         params = self.InputSerializer(data=request.query_params)

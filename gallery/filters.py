@@ -6,6 +6,8 @@ from collections.abc import Mapping
 
 import django_filters
 from django.db.models import F, QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 
 from gallery.models import Image
 
@@ -33,6 +35,24 @@ class ImageFilter(django_filters.FilterSet):
         if value == "landscape":
             return queryset.filter(width__gt=F("height"))
         return queryset.filter(width=F("height"))
+
+
+def image_filter_parameters() -> list[OpenApiParameter]:
+    """The gallery filters as OpenAPI query parameters (for views that apply `ImageFilter` by
+    hand, such as search): enums for choices, date-time for dates."""
+    parameters = []
+    for name, field in ImageFilter.base_filters.items():
+        if isinstance(field, django_filters.IsoDateTimeFilter):
+            kind: object = OpenApiTypes.DATETIME
+        else:
+            kind = OpenApiTypes.STR
+        choices = (
+            field.extra.get("choices") if isinstance(field, django_filters.ChoiceFilter) else None
+        )
+        parameters.append(
+            OpenApiParameter(name, kind, enum=[value for value, _ in choices] if choices else None)
+        )
+    return parameters
 
 
 def image_filters_given(params: Mapping[str, str]) -> bool:
