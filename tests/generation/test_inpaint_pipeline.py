@@ -5,29 +5,14 @@ No database: these call `generation.pipelines` directly, at 64x64 with a few ste
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from PIL import Image as PILImage
 
 from generation import pipelines
-from generation.pipelines import PipelineInputError, RenderRequest, load_pipeline, render
+from generation.pipelines import PipelineInputError, RenderRequest, render
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def pipe(tiny_model_dir: Path):
-    return load_pipeline(str(tiny_model_dir), device="cpu")
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture
