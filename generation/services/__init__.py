@@ -26,6 +26,7 @@ from generation.services.submit import (
     JobLimitExceeded,
     JobNotCancellable,
     JobRequest,
+    SourceNotFound,
     job_create,
     job_publish,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "JobNotCancellable",
     "JobProgress",
     "JobRequest",
+    "SourceNotFound",
     "job_cancel",
     "job_claim",
     "job_complete",
