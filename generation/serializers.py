@@ -54,7 +54,7 @@ class ExtendField(serializers.Field):
     multipart form. The service checks the amounts."""
 
     default_error_messages = {
-        "type": 'extend must be an object like {"left": 0, "top": 0, "right": 128, "bottom": 0}.'
+        "type": 'extend must be an object like {{"left": 0, "top": 0, "right": 128, "bottom": 0}}.'
     }
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
