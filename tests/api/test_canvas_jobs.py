@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from PIL import Image as PILImage
 
 from generation.models import GenerationJob
+from tests.generation.masks import data_url, mask_png
 
 pytestmark = pytest.mark.django_db
-
-
-def mask_png(size=(64, 64), box=(16, 16, 40, 40)) -> bytes:
-    mask = PILImage.new("L", size, 0)
-    if box:
-        mask.paste(255, box)
-    buffer = io.BytesIO()
-    mask.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def data_url(png: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(png).decode()
 
 
 def test_an_inpaint_job_takes_its_mask_as_a_multipart_png_upload(api, alice, make_image):

@@ -23,11 +23,7 @@ from generation.canvas import (
     mask_is_empty,
     work_size,
 )
-
-
-def noise(width: int = 64, height: int = 64, seed: int = 0) -> PILImage.Image:
-    values = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
-    return PILImage.fromarray(values, "RGB")
+from tests.generation.masks import noise
 
 
 def square_mask(size=(64, 64), box=(20, 20, 40, 40)) -> PILImage.Image:

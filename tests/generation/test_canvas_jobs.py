@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import io
 
 import numpy as np
 import pytest
@@ -15,15 +14,11 @@ from gallery.services import image_create
 from generation import services
 from generation.models import GenerationJob
 from generation.services import JobInputError, JobRequest, SourceNotFound
+from tests.generation.masks import mask_png, noise
 
 pytestmark = pytest.mark.django_db
 
 Status = GenerationJob.Status
-
-
-def noise(width: int, height: int, seed: int = 0) -> PILImage.Image:
-    values = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
-    return PILImage.fromarray(values, "RGB")
 
 
 @pytest.fixture
@@ -37,15 +32,6 @@ def source(alice):
         return image_create(owner=alice, pixels=noise(width, height), params=params)
 
     return make
-
-
-def mask_png(size=(64, 64), box=(16, 16, 40, 40)) -> bytes:
-    mask = PILImage.new("L", size, 0)
-    if box:
-        mask.paste(255, box)
-    buffer = io.BytesIO()
-    mask.save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def pixels_of(field) -> np.ndarray:
