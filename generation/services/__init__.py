@@ -15,6 +15,7 @@ from generation.services.run import (
     model_hash,
 )
 from generation.services.submit import (
+    DEFAULT_CFG,
     DEFAULT_SCHEDULER,
     MAX_BATCH,
     MAX_CFG,
@@ -32,6 +33,7 @@ from generation.services.submit import (
 )
 
 __all__ = [
+    "DEFAULT_CFG",
     "DEFAULT_SCHEDULER",
     "MAX_BATCH",
     "MAX_CFG",

@@ -25,7 +25,8 @@ def test_an_inpaint_job_takes_its_mask_as_a_multipart_png_upload(api, alice, mak
     assert (job["width"], job["height"], job["mask_blur"]) == (64, 64, 8)
     assert job["prompt"] == "a red fox in the snow"  # the source's prompt by default
     assert job["mask_url"].endswith(".png") and job["notes"] == []
-    assert api.get(job["mask_url"]).status_code == 200
+    stored = GenerationJob.objects.get(id=job["id"]).mask
+    assert job["mask_url"].endswith(stored.url) and stored.storage.exists(stored.name)
 
 
 def test_an_outpaint_job_takes_extend_as_json_or_as_a_json_string(api, alice, make_image):
