@@ -55,10 +55,14 @@ def pixels(image: PILImage.Image) -> np.ndarray:
 
 
 def test_a_4_channel_model_inpaints_through_from_pipe_without_a_reload(pipe, monkeypatch):
-    from diffusers import StableDiffusionInpaintPipeline, StableDiffusionPipeline
+    from diffusers import (
+        AutoPipelineForInpainting,
+        StableDiffusionInpaintPipeline,
+        StableDiffusionPipeline,
+    )
 
     made = []
-    original = StableDiffusionInpaintPipeline.from_pipe
+    original = AutoPipelineForInpainting.from_pipe
 
     def spy(*args, **kwargs):
         made.append(original(*args, **kwargs))
@@ -67,7 +71,7 @@ def test_a_4_channel_model_inpaints_through_from_pipe_without_a_reload(pipe, mon
     def reload(*args, **kwargs):
         raise AssertionError("inpaint must not load the model again")
 
-    monkeypatch.setattr(StableDiffusionInpaintPipeline, "from_pipe", spy)
+    monkeypatch.setattr(AutoPipelineForInpainting, "from_pipe", spy)
     for loader in ("from_pretrained", "from_single_file"):
         monkeypatch.setattr(StableDiffusionPipeline, loader, reload)
         monkeypatch.setattr(StableDiffusionInpaintPipeline, loader, reload)
@@ -78,6 +82,7 @@ def test_a_4_channel_model_inpaints_through_from_pipe_without_a_reload(pipe, mon
     )
     assert steps == [1, 2, 3]  # 4 steps x strength 0.75
     assert made and all(p.unet is pipe.unet and p.vae is pipe.vae for p in made)
+    assert all(isinstance(p, StableDiffusionInpaintPipeline) for p in made)
     image = pixels(result.images[0])
     assert image.shape == (64, 64, 3)
     inside = np.abs(image[20:44, 20:44] - pixels(source_image())[20:44, 20:44]).mean()
