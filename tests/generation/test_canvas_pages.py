@@ -80,6 +80,19 @@ def test_what_the_canvas_page_posts_queues_a_job(alice, make_image):
     assert response.json()["page_url"].endswith(f"/jobs/{job.id}/")
 
 
+def test_the_job_page_says_when_the_mask_was_resized(client, alice, make_image):
+    image = make_image()
+    job, _ = services.job_create(
+        owner=alice,
+        request=services.JobRequest(
+            mode="inpaint", source_image=image.id, mask=mask_png((128, 128), (0, 0, 64, 64))
+        ),
+    )
+    client.force_login(alice)
+    html = client.get(f"/jobs/{job.id}/").content.decode()
+    assert "The mask was 128x128; it was resized to 64x64." in html
+
+
 def test_an_edited_image_shows_its_edited_region(client, alice, make_image):
     image = make_image()
     job, _ = services.job_create(
