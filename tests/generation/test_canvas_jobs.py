@@ -216,3 +216,14 @@ def test_a_model_with_a_dedicated_inpainting_checkpoint_inpaints_with_it(
     assert not np.array_equal(dedicated, pixels_of(plain.file))
     keep = outside((64, 64), (16, 16, 40, 40), 4)
     assert np.array_equal(dedicated[keep], pixels_of(picture.file)[keep])
+
+
+def test_a_source_whose_sides_are_not_multiples_of_8_is_outpainted_exactly(alice, source):
+    # Uploads come in any size: the model renders at multiples of 8, the result is resized
+    # back, and the original's pixels are still pasted back exactly.
+    picture = source(60, 60)
+    job = run(alice, mode="outpaint", source_image=picture.id, extend={"right": 64})
+    result = job.images.get()
+    assert (result.width, result.height) == (124, 60)
+    after, before = pixels_of(result.file), pixels_of(picture.file)
+    assert np.array_equal(after[:, :56], before[:, :56])

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image as PILImage
 
 from generation import pipelines
-from generation.pipelines import PipelineInputError, RenderRequest, render
+from generation.pipelines import PipelineInputError, RenderRequest, load_pipeline, render
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -162,3 +162,16 @@ def test_a_checkpoint_that_is_not_an_inpainting_model_is_refused(settings, tiny_
 def test_an_inpaint_that_cannot_be_rendered_is_refused_clearly(pipe, fields, message):
     with pytest.raises(PipelineInputError, match=message):
         render(pipe, an_inpaint(**fields))
+
+
+def test_inpainting_leaves_the_loaded_models_dtype_alone(tiny_model_dir):
+    # DiffusionPipeline.from_pipe casts the shared components to float32 by default; a GPU
+    # worker's fp16 model would silently become float32. bfloat16 stands in for fp16 on a CPU.
+    import torch
+
+    half = load_pipeline(str(tiny_model_dir), device="cpu")
+    half.to(dtype=torch.bfloat16)
+    result = render(half, an_inpaint(steps=2))
+    assert result.images[0].size == (64, 64)
+    assert half.unet.dtype == torch.bfloat16 and half.vae.dtype == torch.bfloat16
+    assert half.text_encoder.dtype == torch.bfloat16
