@@ -60,6 +60,7 @@ test: lint check test-sqlite test-postgres
 bench: $(VENV)/.installed
 	$(BIN)/python bench/api_list.py
 	OMP_NUM_THREADS=1 $(BIN)/python bench/generation.py
+	OMP_NUM_THREADS=1 $(BIN)/python bench/canvas.py
 	$(BIN)/python bench/uploads.py
 	$(BIN)/python bench/relevance/run.py
 	$(BIN)/python bench/search.py

@@ -290,6 +290,14 @@ SD_MODELS = env_json_dict("SD_MODELS", {SD_TEST_MODEL_NAME: str(VAR_DIR / "model
 SD_DEFAULT_MODEL = env_str("SD_DEFAULT_MODEL", next(iter(SD_MODELS)))
 if SD_DEFAULT_MODEL not in SD_MODELS:
     raise ImproperlyConfigured(f"SD_DEFAULT_MODEL {SD_DEFAULT_MODEL!r} is not in SD_MODELS")
+# Dedicated inpainting checkpoints (9-channel UNet, e.g. "sd-v1-5-inpainting"), by the name of the
+# SD_MODELS model whose family they belong to: inpaint and outpaint jobs on that model use its
+# UNet with the model's loaded VAE and text encoder. Models without one inpaint with their own
+# UNet (diffusers blends the latents under the mask).
+SD_INPAINT_MODELS = env_json_dict("SD_INPAINT_MODELS", {})
+if set(SD_INPAINT_MODELS) - set(SD_MODELS):
+    unknown = ", ".join(sorted(set(SD_INPAINT_MODELS) - set(SD_MODELS)))
+    raise ImproperlyConfigured(f"SD_INPAINT_MODELS names models not in SD_MODELS: {unknown}")
 SD_DEVICE = env_str("SD_DEVICE", "auto")
 SD_COMPILE = env_bool("SD_COMPILE", False)
 SD_MAX_SIDE = env_int("SD_MAX_SIDE", 2048, minimum=64)

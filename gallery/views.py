@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth import get_user_model, login
+from django.core.files.storage import default_storage
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from rest_framework.exceptions import ValidationError
@@ -94,8 +95,26 @@ def image_detail(request: HttpRequest, image_id: int) -> HttpResponse:
             "parents": list(image.parents.select_related("prompt")[:12]),
             "remixes": list(image.remixes.select_related("prompt")[:12]),
             "file_info": upload_file_info(image=image, user=request.user),
+            "edited_region": _edited_region(image),
         },
     )
+
+
+def _edited_region(image: Image) -> dict | None:
+    """The mask of an inpainted or outpainted image, from what the worker wrote in ``extra``.
+
+    Generation stores the mask file and names it in ``extra["edit"]``; the gallery only reads
+    that name, so it needs nothing from the generation app.
+    """
+    edit = image.extra.get("edit") if isinstance(image.extra, dict) else None
+    if not isinstance(edit, dict) or not isinstance(edit.get("mask"), str) or not edit["mask"]:
+        return None
+    extend = edit.get("extend") if isinstance(edit.get("extend"), dict) else {}
+    return {
+        "mode": str(edit.get("mode", "")),
+        "mask_url": default_storage.url(edit["mask"]),
+        "extend": {side: amount for side, amount in extend.items() if amount},
+    }
 
 
 def profile(request: HttpRequest, username: str) -> HttpResponse:

@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, Throttled, ValidationError
+from rest_framework.exceptions import APIException, NotFound, Throttled, ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -66,6 +66,8 @@ class JobViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
                 request=serializer.to_job_request(),
                 idempotency_key=request.headers.get("Idempotency-Key", ""),
             )
+        except services.SourceNotFound as exc:
+            raise NotFound(str(exc)) from None
         except services.JobInputError as exc:
             raise ValidationError(str(exc)) from None
         except services.JobLimitExceeded as exc:

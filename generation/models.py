@@ -37,7 +37,10 @@ class GenerationJob(models.Model):
         REGENERATE = "regenerate", "Regenerate"
         VARY = "vary", "Vary"
         UPSCALE = "upscale", "Upscale 2x"
+        INPAINT = "inpaint", "Inpaint"
+        OUTPAINT = "outpaint", "Outpaint"
 
+    CANVAS_MODES = (Mode.INPAINT, Mode.OUTPAINT)
     ACTIVE = (Status.QUEUED, Status.RUNNING)
     FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
 
@@ -62,6 +65,19 @@ class GenerationJob(models.Model):
     rating = models.CharField(max_length=16, default="safe")
     source_image = models.ForeignKey(
         "gallery.Image", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Canvas jobs (inpaint, outpaint): the mask is canvas-sized (the source grown by ``extend``),
+    # white where the model paints; it stays after the job, shown as the result's edited region.
+    mask = models.FileField(upload_to="masks/", max_length=255, blank=True)
+    extend = models.JSONField(
+        default=dict, blank=True, help_text='Pixels added per side: {"left", "top", ...}.'
+    )
+    mask_blur = models.PositiveSmallIntegerField(null=True, blank=True)
+    only_masked = models.BooleanField(
+        default=False, help_text="Inpaint a crop around the mask at the model's resolution."
+    )
+    notes = models.JSONField(
+        default=list, blank=True, help_text="What the user should know, e.g. a resized mask."
     )
 
     progress = models.FloatField(default=0.0)

@@ -2,14 +2,73 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+from django.core.files.uploadedfile import UploadedFile
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from gallery.serializers import ImageSerializer
+from generation.canvas import MAX_MASK_BLUR, MAX_MASK_BYTES
 from generation.models import GenerationJob
 from generation.selectors import job_queue_position
 from generation.services import MAX_BATCH, MAX_CFG, MAX_SEED, MAX_STEPS, RATINGS, JobRequest
 from prompts.text import MAX_PROMPT_CHARS
+
+
+@extend_schema_field(OpenApiTypes.BINARY)
+class MaskField(serializers.Field):
+    """A mask as a multipart PNG upload or a ``data:image/png;base64,...`` string: the bytes or
+    the string go to the service, which decodes and checks them against the source."""
+
+    default_error_messages = {
+        "type": "The mask must be a PNG file upload or a data:image/png;base64,... string.",
+        "size": f"The mask is larger than {MAX_MASK_BYTES // (1024 * 1024)} MB.",
+    }
+
+    def to_internal_value(self, data: Any) -> bytes | str:
+        if isinstance(data, UploadedFile):
+            if data.size is not None and data.size > MAX_MASK_BYTES:
+                self.fail("size")
+            return data.read()
+        if isinstance(data, str):
+            if len(data) > MAX_MASK_BYTES * 4 // 3 + 100:
+                self.fail("size")
+            return data
+        self.fail("type")
+
+    def to_representation(self, value: Any) -> Any:
+        return None
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "properties": {side: {"type": "integer"} for side in ("left", "top", "right", "bottom")},
+    }
+)
+class ExtendField(serializers.Field):
+    """``{"left", "top", "right", "bottom"}`` in pixels: an object in JSON, a JSON string in a
+    multipart form. The service checks the amounts."""
+
+    default_error_messages = {
+        "type": 'extend must be an object like {{"left": 0, "top": 0, "right": 128, "bottom": 0}}.'
+    }
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if isinstance(data, str):
+            try:
+                data = json.loads(data) if data.strip() else {}
+            except json.JSONDecodeError:
+                self.fail("type")
+        if not isinstance(data, dict):
+            self.fail("type")
+        return data
+
+    def to_representation(self, value: Any) -> Any:
+        return value
 
 
 class JobInputSerializer(serializers.Serializer):
@@ -49,6 +108,20 @@ class JobInputSerializer(serializers.Serializer):
     )
     clip_skip = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=12)
     rating = serializers.ChoiceField(choices=RATINGS, required=False)
+    mask = MaskField(
+        required=False,
+        help_text="Inpaint/outpaint: white = repaint. A PNG upload (multipart) or a data: URL.",
+    )
+    extend = ExtendField(required=False, help_text="Outpaint: pixels to add per side, 64-512.")
+    mask_blur = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=MAX_MASK_BLUR
+    )
+    only_masked = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Inpaint a crop around the mask at the model's resolution, then paste back.",
+    )
 
     def to_job_request(self) -> JobRequest:
         data = {k: (None if v == "" else v) for k, v in self.validated_data.items()}
@@ -61,6 +134,7 @@ class JobSerializer(serializers.ModelSerializer):
     model = serializers.CharField(source="model_name")
     images = ImageSerializer(many=True, read_only=True)
     source_image = serializers.PrimaryKeyRelatedField(read_only=True)
+    mask_url = serializers.SerializerMethodField()
     queue_position = serializers.SerializerMethodField()
     page_url = serializers.SerializerMethodField()
 
@@ -88,6 +162,11 @@ class JobSerializer(serializers.ModelSerializer):
             "clip_skip",
             "rating",
             "source_image",
+            "mask_url",
+            "extend",
+            "mask_blur",
+            "only_masked",
+            "notes",
             "attempts",
             "timings",
             "images",
@@ -103,6 +182,13 @@ class JobSerializer(serializers.ModelSerializer):
         if not self.context.get("with_position"):
             return None
         return job_queue_position(job=job)
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_mask_url(self, job: GenerationJob) -> str | None:
+        if not job.mask:
+            return None
+        request = self.context.get("request")
+        return request.build_absolute_uri(job.mask.url) if request else job.mask.url
 
     def get_page_url(self, job: GenerationJob) -> str:
         request = self.context.get("request")

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from diffusers import StableDiffusionPipeline
 
-__all__ = ["SINGLE_FILE_NAME", "build_test_model", "single_file_path"]
+__all__ = ["SINGLE_FILE_NAME", "build_test_inpaint_model", "build_test_model", "single_file_path"]
 
 SINGLE_FILE_NAME = "model.safetensors"
 MAX_TOKENS = 77
@@ -114,6 +114,30 @@ def build_test_model(target: Path, *, seed: int = 0) -> Path:
     # transformers 5 saves only tokenizer.json; the classic files keep older tools working.
     _write_tokenizer_files(target / "tokenizer", vocab, merges, config=False)
     _write_single_file(pipe, single_file_path(target))
+    return target
+
+
+def build_test_inpaint_model(target: Path, *, seed: int = 0) -> Path:
+    """Build the tiny model's dedicated inpainting sibling into ``target`` (a diffusers folder).
+
+    Like SD 1.5 and "sd-v1-5-inpainting", it shares the tiny model's VAE, text encoder and
+    tokenizer (same ``seed``) and has its own UNet with 9 input channels: 4 for the noisy
+    latents, 1 for the mask, 4 for the latents of the masked image.
+    """
+    import torch
+    from diffusers import StableDiffusionInpaintPipeline, UNet2DConditionModel
+
+    target = Path(target)
+    vocab, merges = train_bpe(_WORDS)
+    base = _build_pipeline(seed, vocab, merges)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed + 3)
+        unet = UNet2DConditionModel(**{**_UNET, "in_channels": 9})
+    pipe = StableDiffusionInpaintPipeline(**{**base.components, "unet": unet})
+    if target.exists():
+        shutil.rmtree(target)
+    pipe.save_pretrained(target, safe_serialization=True)
+    _write_tokenizer_files(target / "tokenizer", vocab, merges, config=False)
     return target
 
 

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from gallery.selectors import image_get
 from generation import services
+from generation.canvas import DEFAULT_MASK_BLUR, MAX_EXTEND, MAX_MASK_BLUR, MIN_EXTEND
 from generation.pipelines import scheduler_names
 from generation.selectors import job_get, job_queue_position, jobs_of
 from generation.serializers import JobInputSerializer
@@ -75,6 +76,28 @@ def _submit(request: HttpRequest) -> HttpResponse:
     return render(
         request, "generation/generate.html", _form_context(values, None, errors), status=400
     )
+
+
+@login_required
+def canvas(request: HttpRequest, image_id: int) -> HttpResponse:
+    """The canvas: paint a mask over any image you may see, or extend it, then describe what
+    goes there. The page posts the job to ``/api/jobs/`` itself (static/canvas.js)."""
+    source = image_get(image_id=image_id, user=request.user)
+    values = {
+        "prompt": source.prompt.text,
+        "negative_prompt": source.prompt.negative_text,
+        "scheduler": source.scheduler if source.scheduler in scheduler_names() else "",
+        "steps": source.steps or settings.SD_DEFAULT_STEPS,
+        "cfg_scale": source.cfg_scale if source.cfg_scale is not None else services.DEFAULT_CFG,
+    }
+    context = {
+        **_form_context(values, source),
+        "mask_blur": DEFAULT_MASK_BLUR,
+        "max_mask_blur": MAX_MASK_BLUR,
+        "extend_sizes": [0, *range(MIN_EXTEND, MAX_EXTEND + 1, 64)],
+        "max_side": settings.SD_MAX_SIDE,
+    }
+    return render(request, "generation/canvas.html", context)
 
 
 @login_required

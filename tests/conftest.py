@@ -26,6 +26,14 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_test_model(tmp_path_factory.mktemp("models") / "tiny-sd")
 
 
+@pytest.fixture(scope="session")
+def tiny_inpaint_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model's dedicated inpainting sibling (9-channel UNet), built once per run."""
+    from generation.testmodel import build_test_inpaint_model
+
+    return build_test_inpaint_model(tmp_path_factory.mktemp("models") / "tiny-sd-inpainting")
+
+
 @pytest.fixture(autouse=True)
 def _isolated(settings, tmp_path: Path, tiny_model_dir: Path) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"
@@ -33,6 +41,7 @@ def _isolated(settings, tmp_path: Path, tiny_model_dir: Path) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.SD_MODELS = {"tiny-test": str(tiny_model_dir)}
     settings.SD_DEFAULT_MODEL = "tiny-test"
+    settings.SD_INPAINT_MODELS = {}
     settings.SD_DEFAULT_SIZE = 64
     settings.SD_DEFAULT_STEPS = 4
 

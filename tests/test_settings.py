@@ -32,3 +32,24 @@ def test_an_int_below_its_minimum_is_refused(monkeypatch):
     monkeypatch.setenv("X_INT", "0")
     with pytest.raises(ImproperlyConfigured, match="at least 1"):
         env_int("X_INT", 5, minimum=1)
+
+
+def test_an_inpainting_checkpoint_for_a_model_that_is_not_configured_is_refused(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "ATELIER_VAR_DIR": str(tmp_path),
+        "SD_INPAINT_MODELS": '{"sd-99": "/models/sd-99-inpainting"}',
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    assert "SD_INPAINT_MODELS names models not in SD_MODELS: sd-99" in result.stderr

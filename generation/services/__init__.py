@@ -15,6 +15,7 @@ from generation.services.run import (
     model_hash,
 )
 from generation.services.submit import (
+    DEFAULT_CFG,
     DEFAULT_SCHEDULER,
     MAX_BATCH,
     MAX_CFG,
@@ -26,11 +27,13 @@ from generation.services.submit import (
     JobLimitExceeded,
     JobNotCancellable,
     JobRequest,
+    SourceNotFound,
     job_create,
     job_publish,
 )
 
 __all__ = [
+    "DEFAULT_CFG",
     "DEFAULT_SCHEDULER",
     "MAX_BATCH",
     "MAX_CFG",
@@ -43,6 +46,7 @@ __all__ = [
     "JobNotCancellable",
     "JobProgress",
     "JobRequest",
+    "SourceNotFound",
     "job_cancel",
     "job_claim",
     "job_complete",

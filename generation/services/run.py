@@ -22,7 +22,9 @@ from django.utils import timezone
 from gallery.models import Image
 from gallery.params import GenerationParams
 from gallery.services import image_create
+from generation.canvas import CanvasError, canvas_compose
 from generation.models import GenerationJob
+from generation.services.canvas import canvas_extra, canvas_job_plan
 from generation.services.submit import (
     MAX_SEED,
     JobInputError,
@@ -162,8 +164,11 @@ def job_execute(*, job_id: int) -> None:
     timings: dict[str, float] = {}
     load_error: Exception | None = None
     started = time.perf_counter()
+    canvas_job = waiting.mode in GenerationJob.CANVAS_MODES
     try:
-        pipe = pipelines.get_pipeline(waiting.model_name)
+        # A canvas job gets the model's dedicated inpainting UNet when one is configured.
+        load = pipelines.get_inpaint_pipeline if canvas_job else pipelines.get_pipeline
+        pipe = load(waiting.model_name)
     except Exception as exc:
         logger.exception("job %s: model %s did not load", job_id, waiting.model_name)
         load_error = exc
@@ -180,27 +185,30 @@ def job_execute(*, job_id: int) -> None:
     progress = JobProgress(job, attempt)
     try:
         started = time.perf_counter()
-        result = pipelines.render(
-            pipe,
-            pipelines.RenderRequest(
-                prompt=job.prompt,
-                negative_prompt=job.negative_prompt,
-                scheduler=job.scheduler,
-                steps=job.steps,
-                cfg_scale=job.cfg_scale,
-                width=job.width,
-                height=job.height,
-                seeds=[(job.seed + i) % (MAX_SEED + 1) for i in range(job.batch_size)],
-                clip_skip=job.clip_skip,
-                init_image=_init_image(job),
-                strength=job.strength,
-            ),
-            on_step=progress,
+        request = pipelines.RenderRequest(
+            prompt=job.prompt,
+            negative_prompt=job.negative_prompt,
+            scheduler=job.scheduler,
+            steps=job.steps,
+            cfg_scale=job.cfg_scale,
+            width=job.width,
+            height=job.height,
+            seeds=[(job.seed + i) % (MAX_SEED + 1) for i in range(job.batch_size)],
+            clip_skip=job.clip_skip,
+            init_image=_init_image(job),
+            strength=job.strength,
         )
+        plan = canvas_job_plan(job=job) if canvas_job else None
+        if plan is not None:
+            request.init_image, request.mask_image = plan.init_image, plan.model_mask
+            request.width, request.height = plan.size
+        result = pipelines.render(pipe, request, on_step=progress)
+        if plan is not None:
+            result.images = [canvas_compose(plan, image) for image in result.images]
     except pipelines.GenerationCancelled:
         logger.info("job %s: stopped (cancelled or reclaimed)", job.id)
         return
-    except (pipelines.PipelineInputError, JobInputError) as exc:
+    except (pipelines.PipelineInputError, JobInputError, CanvasError) as exc:
         job_fail(job_id=job.id, attempt=attempt, error=str(exc))
         return
     except Exception as exc:
@@ -285,6 +293,8 @@ def _extra(job: GenerationJob) -> dict[str, Any]:
         extra["Denoising strength"] = job.strength
     if job.source_image_id:
         extra["Parent image"] = job.source_image_id
+    if job.mode in GenerationJob.CANVAS_MODES:
+        extra |= canvas_extra(job=job)
     return extra
 
 

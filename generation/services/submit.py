@@ -8,7 +8,7 @@ import logging
 import math
 import secrets
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -19,11 +19,10 @@ from django.utils import timezone
 
 from gallery.models import Image
 from gallery.selectors import image_get
+from generation.canvas import CanvasError
 from generation.models import GenerationJob
+from generation.services.canvas import canvas_fields, mask_fingerprint
 from prompts.text import MAX_PROMPT_CHARS
-
-if TYPE_CHECKING:
-    pass
 
 logger = logging.getLogger(__name__)
 
@@ -36,12 +35,16 @@ MAX_BATCH = 4
 MAX_SEED = 2**32 - 1
 DEFAULT_SCHEDULER = "Euler a"
 DEFAULT_CFG = 7.0
-DEFAULT_STRENGTH = {Mode.VARY: 0.35, Mode.UPSCALE: 0.3}
+DEFAULT_STRENGTH = {Mode.VARY: 0.35, Mode.UPSCALE: 0.3, Mode.INPAINT: 0.75, Mode.OUTPAINT: 0.9}
 RATINGS = ("safe", "suggestive", "explicit")
 
 
 class JobInputError(ValueError):
     """A request that cannot become a job; the message is shown to the user as is."""
+
+
+class SourceNotFound(JobInputError):
+    """A canvas job's source image does not exist or is not the user's to see (a 404)."""
 
 
 class JobLimitExceeded(Exception):
@@ -81,10 +84,17 @@ class JobRequest:
     strength: float | None = None
     clip_skip: int | None = None
     rating: str | None = None
+    # Canvas modes (inpaint, outpaint): PNG bytes or a data: URL, and the sides to add.
+    mask: bytes | str | None = None
+    extend: dict[str, Any] | None = None
+    mask_blur: int | None = None
+    only_masked: bool | None = None
 
     def fingerprint(self) -> str:
         """A stable hash of what was asked, for Idempotency-Key replays."""
         payload = {k: v for k, v in asdict(self).items() if v is not None}
+        if self.mask is not None:
+            payload["mask"] = mask_fingerprint(self.mask)
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -104,17 +114,23 @@ def _resolve(request: JobRequest, *, owner: AbstractBaseUser) -> dict[str, Any]:
 
     if request.mode not in Mode.values:
         raise JobInputError(f"Unknown mode {request.mode!r}; use one of {', '.join(Mode.values)}.")
+    canvas_mode = request.mode in GenerationJob.CANVAS_MODES
+    if not canvas_mode and (request.mask is not None or request.extend):
+        raise JobInputError("mask and extend are only used by the inpaint and outpaint modes.")
     source: Image | None = None
     if request.mode == Mode.TXT2IMG:
         if request.source_image is not None:
-            raise JobInputError("source_image is only used by regenerate, vary and upscale.")
+            raise JobInputError(
+                "source_image is only used by regenerate, vary, upscale, inpaint and outpaint."
+            )
     else:
         if request.source_image is None:
             raise JobInputError(f"Mode {request.mode} needs a source_image (an image id).")
         try:
             source = image_get(image_id=request.source_image, user=owner)
         except Http404:
-            raise JobInputError(f"There is no image {request.source_image}.") from None
+            error = SourceNotFound if canvas_mode else JobInputError
+            raise error(f"There is no image {request.source_image}.") from None
 
     default_model = settings.SD_DEFAULT_MODEL
     source_model = source.model_name if source and source.model_name in settings.SD_MODELS else None
@@ -139,7 +155,20 @@ def _resolve(request: JobRequest, *, owner: AbstractBaseUser) -> dict[str, Any]:
         "source_image": source,
         "seed": request.seed if request.seed not in (None, -1) else secrets.randbelow(MAX_SEED),
     }
-    if request.mode == Mode.UPSCALE:
+    if canvas_mode:
+        assert source is not None
+        try:
+            fields |= canvas_fields(
+                mode=request.mode,
+                source=source,
+                mask=request.mask,
+                extend=request.extend,
+                mask_blur=request.mask_blur,
+                only_masked=request.only_masked,
+            )
+        except CanvasError as exc:
+            raise JobInputError(str(exc)) from None
+    elif request.mode == Mode.UPSCALE:
         assert source is not None
         fields["width"], fields["height"] = source.width * 2, source.height * 2
     elif request.mode == Mode.VARY:
@@ -174,7 +203,9 @@ def _validate(fields: dict[str, Any], schedulers: list[str]) -> None:
             f"Unknown scheduler {fields['scheduler']!r}; use one of {', '.join(schedulers)}."
         )
     low, high = settings.SD_MIN_SIDE, settings.SD_MAX_SIDE
-    for side in ("width", "height"):
+    # A canvas job's size is its source's (plus the extension), checked by `canvas_fields`.
+    sides = () if fields["mode"] in GenerationJob.CANVAS_MODES else ("width", "height")
+    for side in sides:
         value = fields[side]
         if not isinstance(value, int) or value % 8 or not low <= value <= high:
             raise JobInputError(

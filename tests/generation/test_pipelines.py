@@ -37,20 +37,7 @@ ROOT = Path(__file__).resolve().parents[2]
 WORDS = ["red", "blue", "cat", "dog", "fox", "owl", "sky", "sea", "moon", "sun", "star", "tree"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Renders are tiny: threads only add scheduling noise on a busy 2-core machine."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def pipe(tiny_model_dir: Path):
-    return load_pipeline(str(tiny_model_dir), device="cpu")
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def a_request(**fields) -> RenderRequest:

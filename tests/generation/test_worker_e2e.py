@@ -361,3 +361,46 @@ def test_cancelling_a_running_job_stops_it_and_stores_nothing(make_stack, tmp_pa
     # The worker is free again at once.
     second = stack.submit(prompt="after the cancel", seed=1)
     stack.wait_for(second["id"], lambda j: j["status"] == "succeeded", 60, "success")
+
+
+def test_inpaint_and_outpaint_jobs_run_on_the_real_worker(make_stack, tmp_path, make_image):
+    import numpy as np
+    from PIL import Image as PILImage
+
+    from tests.generation.masks import data_url, mask_png, noise
+
+    source = make_image()
+    with source.file.open("wb") as handle:  # a picture where no pixel matches by luck
+        noise().save(handle, format="PNG")
+    stack = make_stack(_sqla_broker(tmp_path))
+    stack.start_worker()
+    # Inpaint: the mask as a multipart PNG upload.
+    response = stack.session.post(
+        f"{stack.url}/api/jobs/",
+        data={"mode": "inpaint", "source_image": source.id, "steps": 4, "seed": 1},
+        files={"mask": ("mask.png", mask_png(), "image/png")},
+        timeout=10,
+    )
+    assert response.status_code == 201, response.text
+    inpaint = response.json()
+    # Outpaint: JSON, with the mask as a data URL, growing the canvas to the left.
+    outpaint = stack.submit(
+        mode="outpaint",
+        source_image=source.id,
+        extend={"left": 64},
+        mask=data_url(mask_png(box=(0, 0, 8, 8))),
+        steps=4,
+        seed=2,
+    )
+    before = np.asarray(PILImage.open(source.file.path).convert("RGB"))
+    for job, offset in ((inpaint, 0), (outpaint, 64)):
+        done = stack.wait_for(job["id"], lambda j: j["status"] == "succeeded", 90, "success")
+        (row,) = done["images"]
+        result = Image.objects.get(id=row["id"])
+        assert [p.id for p in result.parents.all()] == [source.id]
+        assert result.extra["edit"]["mode"] == job["mode"]
+        after = np.asarray(PILImage.open(result.file.path).convert("RGB"))
+        assert after.shape == (64, 64 + offset, 3)
+        # Far from the mask (beyond its 4 px blur), the source's pixels, bit for bit.
+        assert np.array_equal(after[48:, offset + 48 :], before[48:, 48:])
+    assert done["extend"] == {"left": 64, "top": 0, "right": 0, "bottom": 0}
