@@ -118,3 +118,25 @@ def index_prompts(embedder):
     from prompts.services import prompt_embeddings_backfill
 
     return prompt_embeddings_backfill
+
+
+@pytest.fixture
+def make_job(alice):
+    """A job row as the API would have made it (nothing is queued or run)."""
+    from generation.models import GenerationJob
+
+    def make(owner=None, **fields) -> GenerationJob:
+        values = {
+            "prompt": "a fox",
+            "model_name": "tiny-test",
+            "scheduler": "Euler a",
+            "steps": 10,
+            "cfg_scale": 7.0,
+            "width": 64,
+            "height": 64,
+            "seed": 1,
+            **fields,
+        }
+        return GenerationJob.objects.create(owner=owner or alice, **values)
+
+    return make

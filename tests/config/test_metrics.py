@@ -13,37 +13,20 @@ from generation.models import GenerationJob
 pytestmark = pytest.mark.django_db
 
 
-def _job(owner, status: str, **fields) -> GenerationJob:
-    return GenerationJob.objects.create(
-        owner=owner,
-        prompt="a fox",
-        model_name="tiny-test",
-        scheduler="Euler a",
-        steps=10,
-        cfg_scale=7.0,
-        width=64,
-        height=64,
-        seed=1,
-        status=status,
-        **fields,
-    )
-
-
 def _value(text: str, sample: str) -> float:
     match = re.search(rf"^{re.escape(sample)} (\S+)$", text, re.MULTILINE)
     assert match, f"{sample} not in the metrics"
     return float(match.group(1))
 
 
-def test_it_reports_queue_depth_and_the_latency_of_recent_jobs(client, alice):
+def test_it_reports_queue_depth_and_the_latency_of_recent_jobs(client, alice, make_job):
     now = timezone.now()
-    _job(alice, "queued")
-    _job(alice, "queued")
-    _job(alice, "running", started=now)
+    make_job(status="queued")
+    make_job(status="queued")
+    make_job(status="running", started=now)
     for seconds in (2, 4, 6):
-        job = _job(
-            alice,
-            "succeeded",
+        job = make_job(
+            status="succeeded",
             started=now - timedelta(seconds=seconds),
             finished=now,
             timings={"render": seconds * 0.5},

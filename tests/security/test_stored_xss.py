@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from generation.models import GenerationJob
-
 pytestmark = pytest.mark.django_db
 PAYLOAD = '<script>alert("xss")</script><img src=x onerror=alert(1)>"\'><svg onload=alert(2)>'
 DANGEROUS = ("<script>alert", "<img src=x", "<svg onload", "\"'><")  # tags or an attribute breakout
@@ -25,20 +23,8 @@ def test_a_hostile_prompt_is_escaped_on_every_page_that_shows_it(client, make_im
         _assert_inert(response.content.decode())
 
 
-def test_a_hostile_prompt_is_escaped_on_the_job_pages(client, alice):
-    job = GenerationJob.objects.create(
-        owner=alice,
-        prompt=PAYLOAD,
-        negative_prompt=PAYLOAD,
-        model_name="tiny-test",
-        scheduler="Euler a",
-        steps=4,
-        cfg_scale=7,
-        width=64,
-        height=64,
-        seed=1,
-        error=PAYLOAD,
-    )
+def test_a_hostile_prompt_is_escaped_on_the_job_pages(client, alice, make_job):
+    job = make_job(prompt=PAYLOAD, negative_prompt=PAYLOAD, error=PAYLOAD)
     client.force_login(alice)
     for path in ("/jobs/", f"/jobs/{job.id}/"):
         response = client.get(path)
