@@ -195,6 +195,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "ImageRatingEnum": "gallery.models.Image.Rating",
+        "NsfwPreferenceEnum": "gallery.models.Profile.Mature",
+    },
 }
 API_MAX_PAGE_SIZE = 100
 

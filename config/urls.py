@@ -10,12 +10,14 @@ from rest_framework.routers import DefaultRouter
 
 from config.api import api_not_found
 from gallery.api import ImageViewSet, PromptViewSet, SearchView
+from gallery.social.api import CollectionViewSet
 from generation.api import JobViewSet
 
 router = DefaultRouter()
 router.register("images", ImageViewSet, basename="image")
 router.register("prompts", PromptViewSet, basename="prompt")
 router.register("jobs", JobViewSet, basename="job")
+router.register("collections", CollectionViewSet, basename="collection")
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -24,6 +26,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
     path("api/search/", SearchView.as_view(), name="api-search"),
     path("api/uploads/", include("gallery.uploads.urls")),
+    path("api/", include("gallery.social.urls")),
     path("api/", include(router.urls)),
     re_path(r"^api/", api_not_found),
     path("accounts/", include("django.contrib.auth.urls")),

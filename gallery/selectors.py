@@ -72,7 +72,7 @@ def image_list(*, user: AbstractBaseUser | AnonymousUser | None = None) -> Query
 IMAGE_ROW_FIELDS = (
     "id", "file", "thumb_small", "thumb_large", "width", "height", "prompt_id", "prompt__text",
     "prompt__negative_text", "model_name", "model_hash", "scheduler", "steps", "cfg_scale", "seed",
-    "clip_skip", "extra", "source", "rating", "owner__username", "created", "like_count",
+    "clip_skip", "extra", "source", "rating", "owner__username", "created", "like_count", "hot",
 )  # fmt: skip
 
 

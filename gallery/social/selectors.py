@@ -92,9 +92,7 @@ def collection_images(*, collection: Collection, user: Viewer) -> QuerySet[Image
     return images_visible(user=user).filter(collection_items__collection=collection)
 
 
-def collections_of_owner_with(
-    *, user: Viewer, image_id: int
-) -> list[tuple[Collection, bool]]:
+def collections_of_owner_with(*, user: Viewer, image_id: int) -> list[tuple[Collection, bool]]:
     """The viewer's collections, each with whether it holds this image (the "Save" menu)."""
     if not _signed_in(user):
         return []
