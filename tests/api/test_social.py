@@ -7,17 +7,10 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from gallery.models import Image, Like, Profile, Report
+from gallery.models import Image, Like, Report
 from gallery.social import services
 
 pytestmark = pytest.mark.django_db
-
-
-def grown_up(user, mature=Profile.Mature.SHOW):
-    type(user).objects.filter(pk=user.pk).update(date_joined=timezone.now() - dt.timedelta(days=30))
-    user.refresh_from_db()
-    services.profile_update(user=user, changes={"mature": mature})
-    return user
 
 
 def result_ids(response):

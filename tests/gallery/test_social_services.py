@@ -25,14 +25,6 @@ from prompts.models import Prompt, PromptEmbedding
 pytestmark = pytest.mark.django_db
 
 
-def grown_up(user, mature=Profile.Mature.SHOW):
-    """An account old enough for mature images, with that preference saved."""
-    type(user).objects.filter(pk=user.pk).update(date_joined=timezone.now() - dt.timedelta(days=30))
-    user.refresh_from_db()
-    services.profile_update(user=user, changes={"mature": mature})
-    return user
-
-
 def ids(queryset):
     return set(queryset.values_list("id", flat=True))
 
@@ -166,7 +158,7 @@ def test_anonymous_visitors_and_new_accounts_see_only_safe_images(rated, bob):
     assert ids(images_visible(user=bob)) == safe
 
 
-def test_an_opted_in_account_sees_every_rating_unrated_included(rated, bob):
+def test_an_opted_in_account_sees_every_rating_unrated_included(rated, bob, grown_up):
     grown_up(bob, Profile.Mature.BLUR)
     assert ids(images_visible(user=bob)) == {image.id for image in rated.values()}
 
@@ -197,7 +189,7 @@ def test_nobody_follows_themselves(alice):
         services.follow_create(follower=alice, followee=alice)
 
 
-def test_liked_images_respect_ratings(make_image, alice, bob):
+def test_liked_images_respect_ratings(make_image, alice, bob, grown_up):
     safe, explicit = make_image(), make_image(prompt="x", rating="explicit")
     services.like_create(user=bob, image=safe)
     services.like_create(user=bob, image=explicit)
