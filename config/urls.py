@@ -32,6 +32,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("generation.urls")),
     path("", include("gallery.urls")),
+    path("", include("gallery.social.page_urls")),
 ]
 
 if settings.SERVE_MEDIA:

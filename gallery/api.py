@@ -198,8 +198,9 @@ class PromptViewSet(viewsets.ReadOnlyModelViewSet):
 class SearchView(APIView):
     """``GET /api/search/?q=``: images whose prompts match, literally or in meaning.
 
-    Takes the filters of /api/images/; ``ordering`` is ``relevance`` (default), ``-created`` or
-    ``-likes``. Each hit is an image plus ``score`` and ``matched`` (semantic, keyword, both).
+    Takes the filters of /api/images/; ``ordering`` is ``relevance`` (default), ``-created``,
+    ``trending`` or ``-likes``. Each hit is an image plus ``score`` and ``matched`` (semantic,
+    keyword, both).
     """
 
     permission_classes = [AllowAny]

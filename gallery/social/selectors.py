@@ -134,6 +134,13 @@ def reports_of(*, reporter: AbstractBaseUser) -> QuerySet[Report]:
     return Report.objects.filter(reporter=reporter).select_related("image")
 
 
+def moderation_image_get(*, image_id: int, user: AbstractBaseUser) -> Image:
+    """For staff: any image, whatever its rating or state (404 for everyone else)."""
+    if not user.is_staff:
+        raise Http404
+    return get_object_or_404(Image.objects.select_related("owner", "prompt"), pk=image_id)
+
+
 def moderation_queue(*, user: AbstractBaseUser) -> QuerySet[Image]:
     """For staff: hidden images and images with open reports, most reported first."""
     if not user.is_staff:
