@@ -5,12 +5,12 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
-from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
 from config.api import api_not_found
 from gallery.api import ImageViewSet, PromptViewSet, SearchView
-from gallery.social.api import CollectionViewSet
+from gallery.social.api import CollectionViewSet, TokenView
+from gallery.views import LoginView
 from generation.api import JobViewSet
 
 router = DefaultRouter()
@@ -21,7 +21,7 @@ router.register("collections", CollectionViewSet, basename="collection")
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("api/auth/token/", obtain_auth_token, name="api-token"),
+    path("api/auth/token/", TokenView.as_view(), name="api-token"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
     path("api/search/", SearchView.as_view(), name="api-search"),
@@ -29,6 +29,7 @@ urlpatterns = [
     path("api/", include("gallery.social.urls")),
     path("api/", include(router.urls)),
     re_path(r"^api/", api_not_found),
+    path("accounts/login/", LoginView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("generation.urls")),
     path("", include("gallery.urls")),

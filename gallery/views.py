@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import AuthenticationForm
 from django.db.models import QuerySet
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -21,6 +23,12 @@ from gallery.selectors import (
     image_get,
     image_list,
     image_neighbours,
+)
+from gallery.social.ratelimit import (
+    RATE_LIMITED_MESSAGE,
+    login_blocked,
+    login_failed,
+    signup_blocked,
 )
 from gallery.social.selectors import (
     collections_of_owner_with,
@@ -113,10 +121,36 @@ def image_detail(request: HttpRequest, image_id: int) -> HttpResponse:
     )
 
 
+class LoginView(auth_views.LoginView):
+    """Django's sign-in page, rate-limited per IP and per account (`gallery.social.ratelimit`).
+
+    A blocked attempt is refused before the password is checked, so guessing gains nothing.
+    """
+
+    def post(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        if login_blocked(request=request, username=request.POST.get("username", "")):
+            context = self.get_context_data(
+                form=self.form_class(request), rate_limited=RATE_LIMITED_MESSAGE
+            )
+            response = self.render_to_response(context)
+            response.status_code = 429
+            return response
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
+        login_failed(username=form.data.get("username", ""))
+        return super().form_invalid(form)
+
+
 def signup(request: HttpRequest) -> HttpResponse:
-    """Create an account and sign straight in."""
+    """Create an account and sign straight in (passwords go through Django's validators)."""
     if request.user.is_authenticated:
         return redirect(settings.LOGIN_REDIRECT_URL)
+    if request.method == "POST" and signup_blocked(
+        request=request, username=request.POST.get("username", "")
+    ):
+        context = {"form": SignupForm(), "rate_limited": RATE_LIMITED_MESSAGE}
+        return render(request, "registration/signup.html", context, status=429)
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.save()

@@ -14,6 +14,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
+from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotAuthenticated, PermissionDenied, ValidationError
 from rest_framework.parsers import MultiPartParser
@@ -34,6 +35,7 @@ from gallery.selectors import (
 )
 from gallery.serializers import ImageSerializer, _absolute
 from gallery.social import services
+from gallery.social.ratelimit import RATE_LIMITED_MESSAGE, login_blocked, login_failed
 from gallery.social.selectors import (
     collection_get,
     collection_get_own,
@@ -438,3 +440,17 @@ def liked_by_me(request: Request, queryset: QuerySet[Image]) -> QuerySet[Image]:
     if not request.user.is_authenticated:
         raise NotAuthenticated("Sign in to list the images you liked.")
     return queryset.filter(likes__user=request.user)
+
+
+class TokenView(ObtainAuthToken):
+    """``POST /api/auth/token/``: DRF's token view, rate-limited like the sign-in page (429)."""
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        username = str(request.data.get("username", ""))
+        if login_blocked(request=request, username=username):
+            return Response({"detail": RATE_LIMITED_MESSAGE}, status=429)
+        try:
+            return super().post(request, *args, **kwargs)
+        except ValidationError:
+            login_failed(username=username)
+            raise
