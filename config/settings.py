@@ -309,6 +309,9 @@ CELERY_BEAT_SCHEDULE["embed-missing-prompts"] = {
 # --- Social ---------------------------------------------------------------------------------
 # Trending: one doubling of likes is worth this many hours of freshness.
 TRENDING_HALF_LIFE_HOURS = env_float("TRENDING_HALF_LIFE_HOURS", 12.0)
+# Following feeds of people who follow at least this many walk the newest-first index
+# (see gallery.social.selectors.images_following).
+FEED_WALK_MIN_FOLLOWS = env_int("FEED_WALK_MIN_FOLLOWS", 200, minimum=1)
 # Open reports from this many different people hide an image until a moderator looks at it.
 REPORT_HIDE_THRESHOLD = env_int("REPORT_HIDE_THRESHOLD", 3, minimum=1)
 # Accounts younger than this see safe images only, whatever their setting says.

@@ -73,7 +73,7 @@ QUERIES = {
     "liked": 2,
     "search": 5,
     "similar": 6,
-    "feed": 2,
+    "feed": 3,  # also counts the follows, to choose the plan
     "collection": 4,
 }
 

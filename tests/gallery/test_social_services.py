@@ -184,6 +184,26 @@ def test_the_following_feed_shows_followed_people_only_and_respects_ratings(
     assert ids(images_following(user=bob)) == set()
 
 
+def test_both_feed_plans_list_the_same_images_newest_first(
+    make_image, alice, bob, charlie, settings
+):
+    """The many-follows plan (walk the newest-first index) and the few-follows plan (fetch by
+    owner, then sort) must agree: same images, same order."""
+    for i in range(4):
+        make_image(owner=alice if i % 2 else charlie, prompt=f"feed {i}")
+    make_image(owner=bob, prompt="bob's own")
+    services.follow_create(follower=bob, followee=alice)
+    services.follow_create(follower=bob, followee=charlie)
+    order = IMAGE_ORDERINGS["-created"]
+    settings.FEED_WALK_MIN_FOLLOWS = 100
+    few = list(images_following(user=bob).order_by(*order).values_list("id", flat=True))
+    settings.FEED_WALK_MIN_FOLLOWS = 2
+    many_plan = images_following(user=bob).order_by(*order)
+    assert "+ 0" in str(many_plan.query).replace("+0", "+ 0")
+    assert list(many_plan.values_list("id", flat=True)) == few
+    assert len(few) == 4
+
+
 def test_nobody_follows_themselves(alice):
     with pytest.raises(services.SocialError):
         services.follow_create(follower=alice, followee=alice)
