@@ -365,3 +365,21 @@ def test_a_file_that_is_not_an_image_is_refused_as_an_avatar(alice):
 
     with pytest.raises(UploadRefused):
         services.avatar_set(user=alice, data=b"<?php echo 1; ?>")
+
+
+def test_the_migration_scores_images_made_before_trending_existed(make_image, settings):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("gallery.migrations.0003_social")
+    image = make_image()
+    Image.objects.filter(pk=image.pk).update(hot=0.0, like_count=3)
+    migration.score_existing_images(apps, None)
+    image.refresh_from_db()
+    assert image.rating == Image.Rating.SAFE  # the field's default: older images are safe
+    assert image.hot == pytest.approx(
+        trending_score(
+            like_count=3, created=image.created, half_life_hours=settings.TRENDING_HALF_LIFE_HOURS
+        )
+    )
