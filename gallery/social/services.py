@@ -17,6 +17,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import F, ProtectedError, Value
 from django.db.models.functions import Greatest, Ln
+from django.utils import timezone
 from PIL import Image as PILImage
 
 from gallery.models import (
@@ -153,7 +154,8 @@ def collection_image_add(*, collection: Collection, image: Image) -> None:
             CollectionItem.objects.create(collection=collection, image=image)
     except IntegrityError:
         return
-    Collection.objects.filter(pk=collection.pk).update(updated=collection.updated)
+    # A collection changes when its images do (lists sort by it).
+    Collection.objects.filter(pk=collection.pk).update(updated=timezone.now())
 
 
 def collection_image_remove(*, collection: Collection, image: Image) -> None:

@@ -215,6 +215,8 @@ def test_saving_from_an_image_page_creates_a_collection_and_toggles_membership(
     assert list(board.images.all()) == [image]
     menu = client.get(f"/images/{image.id}/save/", HTTP_HX_REQUEST="true").content.decode()
     assert "✓ Storks" in menu
+    # Without JavaScript the tile's "Save" opens the same menu as a page.
+    assert "<html" in html(client.get(f"/images/{image.id}/save/"))
     client.post(
         f"/collections/{board.id}/images/{image.id}/", {"action": "remove"}, HTTP_HX_REQUEST="true"
     )
