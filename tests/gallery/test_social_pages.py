@@ -316,3 +316,29 @@ def test_the_moderation_queue_is_for_staff_and_logs_each_action(
     assert "Nothing to review" in html(client.get("/moderation/"))
     actions = list(ModerationAction.objects.order_by("id").values_list("action", flat=True))
     assert actions == ["hide", "rate", "restore"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/", "/?ordering=trending", "/following/", "/likes/", "/u/alice/", "/collections/{board}/"],
+)
+def test_html_lists_cost_the_same_queries_for_3_or_9_images(client, make_image, alice, bob, path):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    board = services.collection_create(owner=alice, name="Birds")
+    services.follow_create(follower=bob, followee=alice)
+    client.force_login(bob)
+    url = path.format(board=board.id)
+
+    def add(count: int) -> int:
+        for i in range(count):
+            image = make_image(prompt=f"bird {i}")
+            services.like_create(user=bob, image=image)
+            services.collection_image_add(collection=board, image=image)
+        with CaptureQueriesContext(connection) as queries:
+            page = html(client.get(url))
+        assert page.count('class="tile"') == Image.objects.count()
+        return len(queries)
+
+    assert add(3) == add(6)
