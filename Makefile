@@ -65,6 +65,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/relevance/run.py
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/load.py
+	$(BIN)/python bench/social.py
 
 clean:
 	rm -rf var/test-* .pytest_cache

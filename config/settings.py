@@ -241,8 +241,10 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "config.schema.add_error_responses",
     ],
-    # One name for the one rating scale, whichever serializer shows it.
-    "ENUM_NAME_OVERRIDES": {"RatingEnum": "gallery.models.Image.Rating"},
+    "ENUM_NAME_OVERRIDES": {
+        "ImageRatingEnum": "gallery.models.Image.Rating",
+        "NsfwPreferenceEnum": "gallery.models.Profile.Mature",
+    },
 }
 API_MAX_PAGE_SIZE = 100
 
@@ -357,6 +359,26 @@ CELERY_BEAT_SCHEDULE["embed-missing-prompts"] = {
     "task": "prompts.embed_missing",
     "schedule": EMBEDDING_BACKFILL_SECONDS,
 }
+
+# --- Social ---------------------------------------------------------------------------------
+# Trending: one doubling of likes is worth this many hours of freshness.
+TRENDING_HALF_LIFE_HOURS = env_float("TRENDING_HALF_LIFE_HOURS", 12.0)
+# Following feeds of people who follow at least this many walk the newest-first index
+# (see gallery.social.selectors.images_following).
+FEED_WALK_MIN_FOLLOWS = env_int("FEED_WALK_MIN_FOLLOWS", 200, minimum=1)
+# Open reports from this many different people hide an image until a moderator looks at it.
+REPORT_HIDE_THRESHOLD = env_int("REPORT_HIDE_THRESHOLD", 3, minimum=1)
+# Accounts younger than this see safe images only, whatever their setting says.
+NSFW_MIN_ACCOUNT_AGE_HOURS = env_int("NSFW_MIN_ACCOUNT_AGE_HOURS", 24, minimum=0)
+# How many reverse proxies in front of the app append to X-Forwarded-For. 0 (the default):
+# the header is ignored and the client address is REMOTE_ADDR, so it cannot be spoofed.
+NUM_PROXIES = env_int("NUM_PROXIES", 0, minimum=0)
+# Sign-in and sign-up attempts allowed per window, per IP address and per account name.
+AUTH_RATE_LIMIT_WINDOW_SECONDS = env_int("AUTH_RATE_LIMIT_WINDOW_SECONDS", 900, minimum=1)
+LOGIN_RATE_LIMIT_PER_IP = env_int("LOGIN_RATE_LIMIT_PER_IP", 30, minimum=1)
+LOGIN_RATE_LIMIT_PER_ACCOUNT = env_int("LOGIN_RATE_LIMIT_PER_ACCOUNT", 10, minimum=1)
+SIGNUP_RATE_LIMIT_PER_IP = env_int("SIGNUP_RATE_LIMIT_PER_IP", 10, minimum=1)
+AVATAR_SIZE = 256
 
 # --- Logging --------------------------------------------------------------------------------
 # Every line carries the job id of the task it was written in (config/logs.py); LOG_FORMAT=json

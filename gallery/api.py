@@ -7,10 +7,10 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import serializers, viewsets
+from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
-from rest_framework.permissions import AllowAny
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.permissions import AllowAny, IsAuthenticatedOrReadOnly
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -43,13 +43,30 @@ from gallery.serializers import (
     SearchHitSerializer,
     _absolute,
 )
+from gallery.social.api import liked_by_me
+from gallery.social.services import SocialError, image_delete, image_update
 from prompts.models import Prompt
+from prompts.text import MAX_PROMPT_CHARS
 
 
-class ImageViewSet(viewsets.ReadOnlyModelViewSet):
-    """Gallery images, newest first, keyset-paginated; filters as in `ImageFilter`."""
+class ImageUpdateInput(serializers.Serializer):
+    prompt = serializers.CharField(max_length=MAX_PROMPT_CHARS, required=False)
+    negative_prompt = serializers.CharField(
+        max_length=MAX_PROMPT_CHARS, required=False, allow_blank=True
+    )
+    rating = serializers.ChoiceField(choices=Image.Rating.choices, required=False)
 
-    permission_classes = [AllowAny]
+
+class ImageViewSet(
+    mixins.UpdateModelMixin, mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet
+):
+    """Gallery images, newest first, keyset-paginated; filters as in `ImageFilter`, plus
+    ``?liked_by=me`` and ``?ordering=-likes|trending``. ``PATCH`` (prompt, negative prompt,
+    rating) and ``DELETE`` are for the image's owner and staff; others get a 403 (a 404 for an
+    image they cannot see)."""
+
+    permission_classes = [IsAuthenticatedOrReadOnly]
+    http_method_names = ["get", "patch", "delete", "head", "options"]
     filterset_class = ImageFilter
     keyset_orderings = IMAGE_ORDERINGS
     default_keyset_ordering = DEFAULT_IMAGE_ORDERING
@@ -62,7 +79,7 @@ class ImageViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self) -> QuerySet[Image]:
         if self.action == "list":
-            return image_rows(user=self.request.user)
+            return liked_by_me(self.request, image_rows(user=self.request.user))
         queryset = image_list(user=self.request.user)
         if self.action == "retrieve":
             queryset = queryset.prefetch_related(
@@ -70,6 +87,28 @@ class ImageViewSet(viewsets.ReadOnlyModelViewSet):
                 Prefetch("remixes", queryset=Image.objects.only("id")),
             )
         return queryset
+
+    def _own_object(self) -> Image:
+        image = self.get_object()
+        if image.owner_id != self.request.user.pk and not self.request.user.is_staff:
+            raise PermissionDenied("Only the image's owner can change or delete it.")
+        return image
+
+    @extend_schema(request=ImageUpdateInput, responses=ImageDetailSerializer)
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        image = self._own_object()
+        body = ImageUpdateInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            image_update(image=image, changes=body.validated_data)
+        except SocialError as exc:
+            raise ValidationError({"detail": exc.message}) from None
+        image = self.get_queryset().get(pk=image.pk)
+        return Response(ImageDetailSerializer(image, context={"request": request}).data)
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        image_delete(image=self._own_object())
+        return Response(status=204)
 
     def get_serializer_class(self) -> type[serializers.Serializer]:
         if self.action == "similar":
@@ -164,8 +203,9 @@ class PromptViewSet(viewsets.ReadOnlyModelViewSet):
 class SearchView(APIView):
     """``GET /api/search/?q=``: images whose prompts match, literally or in meaning.
 
-    Takes the filters of /api/images/; ``ordering`` is ``relevance`` (default), ``-created`` or
-    ``-likes``. Each hit is an image plus ``score`` and ``matched`` (semantic, keyword, both).
+    Takes the filters of /api/images/; ``ordering`` is ``relevance`` (default), ``-created``,
+    ``trending`` or ``-likes``. Each hit is an image plus ``score`` and ``matched`` (semantic,
+    keyword, both).
     """
 
     permission_classes = [AllowAny]

@@ -1,6 +1,10 @@
-"""Gallery images and the files behind them."""
+"""Gallery images, the files behind them, and the social layer around them (likes,
+collections, follows, profiles, reports and the moderation log)."""
 
 from __future__ import annotations
+
+import datetime as dt
+import math
 
 from django.conf import settings
 from django.db import models
@@ -8,6 +12,22 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from gallery.params import GenerationParams
+
+# Trending ages are counted from here, so that stored scores stay small numbers.
+TRENDING_EPOCH = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+
+
+def trending_score(*, like_count: int, created: dt.datetime, half_life_hours: float) -> float:
+    """Hacker-News-style "likes decayed by age", as a key that never needs recomputing.
+
+    HN divides votes by a power of age, so the order of two items changes as time passes and
+    every score must be recomputed to sort. With exponential decay, likes x 2^(-age/half-life),
+    the "now" term is the same for every image and drops out of the comparison: the logarithm
+    log2(1 + likes) + (created - epoch)/half-life sorts exactly like the decayed score at any
+    moment. So it is stored in `Image.hot`, indexed, and changes only when likes change.
+    """
+    age_units = (created - TRENDING_EPOCH).total_seconds() / (half_life_hours * 3600.0)
+    return math.log2(1 + like_count) + age_units
 
 
 class Image(models.Model):
@@ -53,7 +73,15 @@ class Image(models.Model):
 
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.GENERATED)
     rating = models.CharField(max_length=16, choices=Rating.choices, default=Rating.SAFE)
+    # Denormalised from `Like`, kept in step by `gallery.social.services.like_create/_delete`.
     like_count = models.PositiveIntegerField(default=0)
+    # The trending key: log2(1 + likes) + age in half-lives (see `trending_score`). Stored and
+    # indexed because exponential decay keeps the order of two images fixed as time passes.
+    hot = models.FloatField(default=0.0)
+    # Hidden pending review once enough people report it; its owner and staff still see it.
+    hidden = models.BooleanField(default=False)
+    # How many images this one was made from have since been deleted ("source deleted").
+    deleted_parents = models.PositiveSmallIntegerField(default=0)
     parents = models.ManyToManyField("self", symmetrical=False, related_name="remixes", blank=True)
     origin_key = models.CharField(max_length=128, unique=True, null=True, blank=True)
     created = models.DateTimeField(default=timezone.now)
@@ -65,6 +93,7 @@ class Image(models.Model):
             models.Index(F("like_count").desc(), F("id").desc(), name="image_top"),
             models.Index("owner", F("created").desc(), F("id").desc(), name="image_owner_newest"),
             models.Index("model_name", F("created").desc(), name="image_model_newest"),
+            models.Index(F("hot").desc(), F("id").desc(), name="image_trending"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -158,3 +187,193 @@ class Upload(models.Model):
 
     def __str__(self) -> str:
         return f"Upload {self.pk} ({self.status})"
+
+
+class Like(models.Model):
+    """One person liking one image, at most once (the unique constraint is the guarantee)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="likes"
+    )
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="likes")
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "image"], name="like_once"),
+        ]
+        indexes = [models.Index("image", name="like_image")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} likes {self.image_id}"
+
+
+class Collection(models.Model):
+    """A named board of images (Pinterest, Civitai). Private ones exist for their owner only."""
+
+    class Visibility(models.TextChoices):
+        PUBLIC = "public", "Public"
+        PRIVATE = "private", "Private"
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="collections"
+    )
+    name = models.CharField(max_length=100)
+    description = models.TextField(max_length=2000, blank=True, default="")
+    visibility = models.CharField(
+        max_length=8, choices=Visibility.choices, default=Visibility.PUBLIC
+    )
+    images = models.ManyToManyField(Image, through="CollectionItem", related_name="collections")
+    created = models.DateTimeField(default=timezone.now)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        indexes = [models.Index("owner", F("created").desc(), name="collection_owner_newest")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CollectionItem(models.Model):
+    """An image in a collection; the first ones added make its cover."""
+
+    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="items")
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="collection_items")
+    added = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["added", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["collection", "image"], name="collection_item_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.image_id} in {self.collection_id}"
+
+
+class Follow(models.Model):
+    """``follower`` sees ``followee``'s new images in their Following feed."""
+
+    follower = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="following"
+    )
+    followee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="followers"
+    )
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["follower", "followee"], name="follow_once"),
+            models.CheckConstraint(condition=~Q(follower=F("followee")), name="follow_not_self"),
+        ]
+        indexes = [models.Index("followee", name="follow_followee")]
+
+    def __str__(self) -> str:
+        return f"{self.follower_id} follows {self.followee_id}"
+
+
+class Profile(models.Model):
+    """What a person shows of themselves, and what they want to see.
+
+    A user without a row has the defaults (`gallery.social.selectors.profile_of` reads them).
+    ``mature``: whether suggestive, explicit and unrated images are shown, and blurred or not;
+    accounts younger than ``NSFW_MIN_ACCOUNT_AGE_HOURS`` see safe images only, whatever it says.
+    """
+
+    class Mature(models.TextChoices):
+        HIDE = "hide", "Safe images only"
+        BLUR = "blur", "Show suggestive and explicit images, blurred until clicked"
+        SHOW = "show", "Show suggestive and explicit images"
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="profile"
+    )
+    bio = models.TextField(max_length=1000, blank=True, default="")
+    links = models.JSONField(default=list, blank=True)
+    avatar = models.FileField(upload_to="avatars/", max_length=255, blank=True)
+    mature = models.CharField(max_length=8, choices=Mature.choices, default=Mature.HIDE)
+
+    def __str__(self) -> str:
+        return f"Profile of {self.user_id}"
+
+
+class Report(models.Model):
+    """Someone telling staff an image breaks the rules. Reporters see only their own reports.
+
+    Open reports from ``REPORT_HIDE_THRESHOLD`` different people hide the image until a
+    moderator restores (which closes them) or removes it.
+    """
+
+    class Reason(models.TextChoices):
+        MISRATED = "misrated", "Wrong NSFW rating"
+        SPAM = "spam", "Spam"
+        ILLEGAL = "illegal", "Illegal content"
+        HARASSMENT = "harassment", "Harassment or hate"
+        STOLEN = "stolen", "Someone else's work"
+        OTHER = "other", "Something else"
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="reports")
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reports"
+    )
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    note = models.TextField(max_length=1000, blank=True, default="")
+    open = models.BooleanField(default=True)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["image", "reporter"], name="report_once"),
+        ]
+        indexes = [models.Index("image", "open", name="report_image_open")]
+
+    def __str__(self) -> str:
+        return f"Report {self.pk} on {self.image_id}"
+
+
+class ModerationAction(models.Model):
+    """The log: every hide, restore, removal and rating change, by whom (None: automatic)."""
+
+    class Action(models.TextChoices):
+        HIDE = "hide", "Hidden after reports"
+        RESTORE = "restore", "Restored"
+        REMOVE = "remove", "Removed"
+        RATE = "rate", "Rating changed"
+
+    image = models.ForeignKey(
+        Image, on_delete=models.SET_NULL, null=True, blank=True, related_name="moderation_log"
+    )
+    image_ref = models.PositiveBigIntegerField(help_text="The image id, kept after removal.")
+    moderator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    action = models.CharField(max_length=8, choices=Action.choices)
+    detail = models.CharField(max_length=500, blank=True, default="")
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.image_ref}"
+
+
+class RateLimitCounter(models.Model):
+    """Attempts in one fixed window for one key (``login:ip:1.2.3.4``), in the database so that
+    every gunicorn worker and machine shares the count (`gallery.social.ratelimit`)."""
+
+    key = models.CharField(max_length=200)
+    window = models.BigIntegerField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["key", "window"], name="ratelimit_key_window"),
+        ]
+        indexes = [models.Index("window", name="ratelimit_window")]
+
+    def __str__(self) -> str:
+        return f"{self.key}@{self.window}: {self.count}"

@@ -25,7 +25,7 @@ from prompts.vectors import vector_index
 RRF_K = 60
 # The most images one search returns over all its pages.
 SEARCH_MAX_IMAGES = 1000
-SEARCH_ORDERINGS = ("relevance", "-created", "-likes")
+SEARCH_ORDERINGS = ("relevance", "-created", "-likes", "trending")
 SIMILAR_BY = ("prompt", "style")
 # Cosine similarity above which two prompts are the same text: not "similar", a duplicate.
 _DUPLICATE_SIMILARITY = 0.999
@@ -86,7 +86,7 @@ def _images_for_prompts(
     rows = list(
         images.filter(prompt_id__in=list(rank))
         .order_by("-created", "-id")
-        .values_list("id", "prompt_id", "created", "like_count")[:SEARCH_MAX_IMAGES]
+        .values_list("id", "prompt_id", "created", "like_count", "hot")[:SEARCH_MAX_IMAGES]
     )
     if per_prompt is not None:
         counts: dict[int, int] = {}
@@ -100,6 +100,8 @@ def _images_for_prompts(
         rows.sort(key=lambda r: rank[r[1]][0])  # stable: newest first within a prompt
     elif ordering == "-likes":
         rows.sort(key=lambda r: (-r[3], -r[0]))
+    elif ordering == "trending":
+        rows.sort(key=lambda r: (-r[4], -r[0]))
     return [SearchHit(image_id=r[0], score=rank[r[1]][1], matched=rank[r[1]][2]) for r in rows]
 
 

@@ -18,6 +18,7 @@ from gallery.search import (
     images_similar_to,
 )
 from gallery.selectors import image_get, image_list
+from gallery.social.selectors import image_ids_liked
 
 SIMILAR_STRIP_SIZE = 12
 
@@ -47,8 +48,10 @@ def search_results(request: HttpRequest) -> HttpResponse:
         page = paginator.paginate_list(hits, Request(request))
     except ValidationError:
         return _bad_request(request, "That page link is broken or out of date.")
+    images = images_for_hits(hits=page, user=request.user)
     context = {
-        "images": images_for_hits(hits=page, user=request.user),
+        "images": images,
+        "liked_ids": image_ids_liked(user=request.user, image_ids=[i.id for i in images]),
         "next_url": paginator.next_link(),
         "ordering": ordering,
         "filters": filterset.form,

@@ -131,9 +131,13 @@ class ImageDetailSerializer(ImageSerializer):
 
     parents = serializers.ListField(child=serializers.IntegerField())
     remixes = serializers.ListField(child=serializers.IntegerField())
+    parents_deleted = serializers.IntegerField(
+        help_text="How many images this one was made from have been deleted since."
+    )
 
     def to_representation(self, image: Image) -> dict[str, Any]:
         data = super().to_representation(image)
+        data["parents_deleted"] = image.deleted_parents
         data["parents"] = sorted(p.id for p in image.parents.all())
         data["remixes"] = sorted(r.id for r in image.remixes.all())
         return data

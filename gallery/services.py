@@ -14,10 +14,11 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from PIL import Image as PILImage
 from PIL.PngImagePlugin import PngInfo
 
-from gallery.models import Image
+from gallery.models import Image, trending_score
 from gallery.params import GenerationParams
 from prompts.services import prompt_get_or_create
 
@@ -147,7 +148,12 @@ def image_create(
     file_name, small, large, digest = _store_files(encoded)
     try:
         with transaction.atomic():
+            created = timezone.now()
             image = Image.objects.create(
+                created=created,
+                hot=trending_score(
+                    like_count=0, created=created, half_life_hours=settings.TRENDING_HALF_LIFE_HOURS
+                ),
                 owner=owner,
                 prompt=prompt,
                 file=file_name,

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from gallery import search_views, views
+from gallery.social import views as social_views
 from gallery.uploads import views as upload_views
 
 app_name = "gallery"
@@ -10,7 +11,7 @@ urlpatterns = [
     path("images/<int:image_id>/", views.image_detail, name="image"),
     path("images/<int:image_id>/download/", views.download, name="download"),
     path("images/<int:image_id>/similar/", search_views.image_similar, name="similar"),
-    path("u/<str:username>/", views.profile, name="profile"),
+    path("u/<str:username>/", social_views.profile, name="profile"),
     path("accounts/signup/", views.signup, name="signup"),
     path("upload/", upload_views.upload_page, name="upload"),
     path("uploads/<int:upload_id>/preview/", upload_views.upload_preview, name="upload-preview"),

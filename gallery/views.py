@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib.auth import get_user_model, login
+from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.files.storage import default_storage
+from django.db.models import QuerySet
 from django.http import FileResponse, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
@@ -22,6 +25,16 @@ from gallery.selectors import (
     image_list,
     image_neighbours,
 )
+from gallery.social.ratelimit import (
+    RATE_LIMITED_MESSAGE,
+    login_blocked,
+    login_failed,
+    signup_blocked,
+)
+from gallery.social.selectors import (
+    collections_of_owner_with,
+    image_ids_liked,
+)
 from gallery.uploads.selectors import upload_file_info
 
 
@@ -30,17 +43,21 @@ class _GalleryOrdering:
     default_keyset_ordering = DEFAULT_IMAGE_ORDERING
 
 
-def _grid(
+def grid_response(
     request: HttpRequest,
     *,
     template: str,
     extra: dict | None = None,
-    base_filter: dict | None = None,
+    images: QuerySet[Image] | None = None,
+    orderings: type = _GalleryOrdering,
 ) -> HttpResponse:
-    """Render a page of the masonry grid; an htmx request gets only the next tiles."""
-    queryset = image_list(user=request.user)
-    if base_filter:
-        queryset = queryset.filter(**base_filter)
+    """Render a page of the masonry grid; an htmx request gets only the next tiles.
+
+    ``images`` (default: the whole visible gallery) must come from the visibility selectors;
+    owner and prompt are joined in here.
+    """
+    base = image_list(user=request.user) if images is None else images
+    queryset = base.select_related("owner", "prompt")
     if image_filters_given(request.GET):
         filterset = ImageFilter(request.GET, queryset=queryset)
         if not filterset.is_valid():
@@ -55,7 +72,7 @@ def _grid(
     paginator.page_size = 30
     drf_request = Request(request)
     try:
-        images = paginator.paginate_queryset(queryset, drf_request, _GalleryOrdering())
+        page = paginator.paginate_queryset(queryset, drf_request, orderings())
     except ValidationError:
         return render(
             request,
@@ -64,7 +81,8 @@ def _grid(
             status=400,
         )
     context = {
-        "images": images,
+        "images": page,
+        "liked_ids": image_ids_liked(user=request.user, image_ids=[i.id for i in page]),
         "next_url": paginator.next_link(),
         "ordering": request.GET.get("ordering", DEFAULT_IMAGE_ORDERING),
         **(extra or {}),
@@ -78,7 +96,7 @@ def gallery_index(request: HttpRequest) -> HttpResponse:
     """The gallery: newest first (or top), infinitely scrolling; ``?q=`` searches it."""
     if request.GET.get("q", "").strip():
         return search_results(request)
-    return _grid(request, template="gallery/index.html")
+    return grid_response(request, template="gallery/index.html", extra={"tab": "all"})
 
 
 def image_detail(request: HttpRequest, image_id: int) -> HttpResponse:
@@ -92,10 +110,15 @@ def image_detail(request: HttpRequest, image_id: int) -> HttpResponse:
             "image": image,
             "newer": newer,
             "older": older,
-            "parents": list(image.parents.select_related("prompt")[:12]),
-            "remixes": list(image.remixes.select_related("prompt")[:12]),
+            # Lineage strips follow the same visibility rule as every other list.
+            "parents": list(image_list(user=request.user).filter(remixes=image)[:12]),
+            "remixes": list(image_list(user=request.user).filter(parents=image)[:12]),
             "file_info": upload_file_info(image=image, user=request.user),
             "edited_region": _edited_region(image),
+            "liked_ids": image_ids_liked(user=request.user, image_ids=[image.id]),
+            "save_to": collections_of_owner_with(user=request.user, image_id=image.id),
+            "can_edit": request.user.is_authenticated
+            and (request.user.pk == image.owner_id or request.user.is_staff),
         },
     )
 
@@ -117,21 +140,36 @@ def _edited_region(image: Image) -> dict | None:
     }
 
 
-def profile(request: HttpRequest, username: str) -> HttpResponse:
-    """A user's page: their images, newest first."""
-    person = get_object_or_404(get_user_model(), username=username, is_active=True)
-    return _grid(
-        request,
-        template="gallery/profile.html",
-        extra={"person": person},
-        base_filter={"owner": person},
-    )
+class LoginView(auth_views.LoginView):
+    """Django's sign-in page, rate-limited per IP and per account (`gallery.social.ratelimit`).
+
+    A blocked attempt is refused before the password is checked, so guessing gains nothing.
+    """
+
+    def post(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        if login_blocked(request=request, username=request.POST.get("username", "")):
+            context = self.get_context_data(
+                form=self.form_class(request), rate_limited=RATE_LIMITED_MESSAGE
+            )
+            response = self.render_to_response(context)
+            response.status_code = 429
+            return response
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
+        login_failed(username=form.data.get("username", ""))
+        return super().form_invalid(form)
 
 
 def signup(request: HttpRequest) -> HttpResponse:
-    """Create an account and sign straight in."""
+    """Create an account and sign straight in (passwords go through Django's validators)."""
     if request.user.is_authenticated:
         return redirect(settings.LOGIN_REDIRECT_URL)
+    if request.method == "POST" and signup_blocked(
+        request=request, username=request.POST.get("username", "")
+    ):
+        context = {"form": SignupForm(), "rate_limited": RATE_LIMITED_MESSAGE}
+        return render(request, "registration/signup.html", context, status=429)
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.save()

@@ -45,4 +45,42 @@
     var link = document.querySelector('a[rel="' + rel + '"]');
     if (link) { window.location.href = link.href; }
   });
+
+  // Likes: flip the button at once (optimistic), let the server's fragment confirm or correct
+  // it, and flip back if the request fails.
+  function flipLike(form) {
+    var button = form.querySelector("button.like");
+    var count = form.querySelector(".like-count");
+    if (!button || !count) return;
+    var liked = button.getAttribute("aria-pressed") === "true";
+    button.setAttribute("aria-pressed", liked ? "false" : "true");
+    button.classList.toggle("liked", !liked);
+    count.textContent = String(Math.max(0, parseInt(count.textContent, 10) + (liked ? -1 : 1)));
+  }
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var form = event.target.closest && event.target.closest(".like-form");
+    if (form) flipLike(form);
+  });
+  ["htmx:responseError", "htmx:sendError"].forEach(function (name) {
+    document.addEventListener(name, function (event) {
+      var form = event.target.closest && event.target.closest(".like-form");
+      if (form) { flipLike(form); toast("Could not save your like"); }
+    });
+  });
+
+  // Blurred mature images: one click (or Enter/Space on the button) shows the image.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-unblur]");
+    if (!button) return;
+    event.preventDefault();
+    var box = button.closest(".blurred");
+    if (box) box.classList.remove("blurred");
+    button.remove();
+  });
+
+  // Forms that destroy something ask first.
+  document.addEventListener("submit", function (event) {
+    var form = event.target.closest("[data-confirm]");
+    if (form && !window.confirm(form.getAttribute("data-confirm"))) event.preventDefault();
+  });
 })();

@@ -140,3 +140,23 @@ def make_job(alice):
         return GenerationJob.objects.create(owner=owner or alice, **values)
 
     return make
+
+
+@pytest.fixture
+def grown_up():
+    """Make an account old enough for mature images and save its NSFW preference."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from gallery.models import Profile
+    from gallery.social.services import profile_update
+
+    def grow(user, mature: str = Profile.Mature.SHOW):
+        old = timezone.now() - dt.timedelta(days=30)
+        type(user).objects.filter(pk=user.pk).update(date_joined=old)
+        user.refresh_from_db()
+        profile_update(user=user, changes={"mature": mature})
+        return user
+
+    return grow
