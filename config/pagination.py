@@ -251,3 +251,20 @@ class RankedListPagination(KeysetPagination):
         self._next = token(end) if end < len(items) else None
         self._previous = token(max(0, offset - size)) if offset > 0 else None
         return items[offset:end]
+
+
+def paginated(serializer_class: type, name: str | None = None) -> Any:
+    """The OpenAPI shape of a page of ``serializer_class`` for views that paginate by hand
+    (search, feeds): ``{"next", "previous", "results"}`` as `KeysetPagination` answers."""
+    from drf_spectacular.utils import inline_serializer
+    from rest_framework import serializers
+
+    base = serializer_class.__name__.removesuffix("Serializer")
+    return inline_serializer(
+        name or f"Paginated{base}List",
+        {
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": serializer_class(many=True),
+        },
+    )

@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.pagination import RankedListPagination
+from config.pagination import RankedListPagination, paginated
 from gallery.filters import (
     ImageFilter,
     image_filter_parameters,
@@ -221,14 +221,7 @@ class SearchView(APIView):
             OpenApiParameter("cursor", str, description="From a previous response's next."),
             OpenApiParameter("page_size", int, description="Results per page (1 to 100)."),
         ],
-        responses=inline_serializer(
-            "PaginatedSearchHitList",
-            {
-                "next": serializers.URLField(allow_null=True),
-                "previous": serializers.URLField(allow_null=True),
-                "results": SearchHitSerializer(many=True),
-            },
-        ),
+        responses=paginated(SearchHitSerializer),
     )
     def get(self, request: Request) -> Response:
         params = self.InputSerializer(data=request.query_params)

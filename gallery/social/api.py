@@ -7,6 +7,7 @@ change (someone else's public collection) is a 403.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -17,13 +18,13 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotAuthenticated, PermissionDenied, ValidationError
-from rest_framework.parsers import MultiPartParser
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.pagination import KeysetPagination
+from config.pagination import KeysetPagination, paginated
 from gallery.models import Collection, Image, Profile, Report
 from gallery.selectors import (
     DEFAULT_IMAGE_ORDERING,
@@ -222,7 +223,7 @@ class CollectionViewSet(viewsets.ModelViewSet):
     def perform_destroy(self, instance: Collection) -> None:
         services.collection_delete(collection=instance)
 
-    @extend_schema(responses=ImageSerializer(many=True))
+    @extend_schema(responses=paginated(ImageSerializer))
     @action(detail=True, methods=["get"], pagination_class=None)
     def images(self, request: Request, pk: str | None = None) -> Response:
         """The collection's images the viewer may see, newest first (keyset pages)."""
@@ -298,7 +299,7 @@ class FollowingFeedView(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses=ImageSerializer(many=True))
+    @extend_schema(responses=paginated(ImageSerializer))
     def get(self, request: Request) -> Response:
         return image_page_response(
             request=request, images=images_following(user=request.user), orderings=_NewestFirst
@@ -362,6 +363,7 @@ class MeView(APIView):
     """
 
     permission_classes = [IsAuthenticated]
+    parser_classes = [JSONParser]  # settings are JSON; the avatar has its own multipart address
 
     class MeInput(serializers.Serializer):
         nsfw = serializers.ChoiceField(choices=Profile.Mature.choices, required=False)
@@ -446,6 +448,8 @@ class TokenView(ObtainAuthToken):
     """``POST /api/auth/token/``: DRF's token view, rate-limited like the sign-in page (429)."""
 
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        if not isinstance(request.data, Mapping):
+            raise ValidationError("Send an object with a username and a password.")
         username = str(request.data.get("username", ""))
         if login_blocked(request=request, username=username):
             return Response({"detail": RATE_LIMITED_MESSAGE}, status=429)

@@ -74,7 +74,12 @@ def test_every_operation_answers_as_its_schema_says(case, _alice_token):
 # cursor, random credentials are wrong, random bytes are not an image, and what a job needs
 # depends on its mode (a prompt for txt2img, a source image for vary). The server is right to
 # answer 400 there, so "schema-valid data must be accepted" does not apply to them.
-CONTENT_CHECKED = {"POST /api/auth/token/", "POST /api/uploads/", "POST /api/jobs/"}
+CONTENT_CHECKED = {
+    "POST /api/auth/token/",
+    "POST /api/uploads/",
+    "POST /api/me/avatar/",
+    "POST /api/jobs/",
+}
 
 
 def _beyond_the_schema(case) -> list:
