@@ -110,13 +110,12 @@ def corpus_vectors(texts: list[str]) -> tuple[np.ndarray, int]:
 
 def ingest(texts: list[str], vectors: np.ndarray) -> dict[str, float]:
     """Rows, embeddings and the vector index; seconds per step."""
-    from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.db import connection, transaction
     from django.utils import timezone
 
     from gallery.models import Image
-    from prompts.embeddings import text_hash, vector_to_bytes
+    from prompts.embeddings import embedding_model_name, text_hash, vector_to_bytes
     from prompts.models import Prompt, PromptEmbedding
     from prompts.text import prompt_pair_key
     from prompts.vectors import vector_index
@@ -156,7 +155,7 @@ def ingest(texts: list[str], vectors: np.ndarray) -> dict[str, float]:
             [
                 PromptEmbedding(
                     prompt_id=pid,
-                    model=settings.EMBEDDING_MODEL,
+                    model=embedding_model_name(),
                     dimensions=384,
                     vector=vector_to_bytes(vector),
                     text_hash=text_hash(text),

@@ -17,7 +17,12 @@ from django.db.models import QuerySet
 
 from gallery.models import Image
 from gallery.selectors import image_list
-from prompts.embeddings import prompt_style_text, query_embed, vector_from_bytes
+from prompts.embeddings import (
+    embedding_model_name,
+    prompt_style_text,
+    query_embed,
+    vector_from_bytes,
+)
 from prompts.keywords import prompts_keyword_search
 from prompts.models import PromptEmbedding
 from prompts.vectors import vector_index
@@ -150,9 +155,7 @@ def images_similar_to(
     text = image.prompt.text
     if by == "prompt":
         stored = (
-            PromptEmbedding.objects.filter(
-                prompt_id=image.prompt_id, model=settings.EMBEDDING_MODEL
-            )
+            PromptEmbedding.objects.filter(prompt_id=image.prompt_id, model=embedding_model_name())
             .values_list("vector", flat=True)
             .first()
         )

@@ -26,7 +26,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Max, QuerySet
 
-from prompts.embeddings import vector_from_bytes
+from prompts.embeddings import embedding_model_name, vector_from_bytes
 from prompts.models import PromptEmbedding
 
 Hit = tuple[int, float]  # (prompt id, cosine similarity)
@@ -83,7 +83,7 @@ class PgVectorIndex:
     ) -> list[Hit]:
         where = ["e.model = %s", "e.embedding IS NOT NULL"]
         literal = _vector_literal(vector)
-        params: list[object] = [settings.EMBEDDING_MODEL]
+        params: list[object] = [embedding_model_name()]
         if within is not None:
             sub_sql, sub_params = within.order_by().query.sql_with_params()
             where.append(f"e.prompt_id IN ({sub_sql})")
@@ -121,7 +121,7 @@ class NumpyIndex:
         self._seen: tuple[int, object] = (0, None)
 
     def _rows(self) -> QuerySet:
-        return PromptEmbedding.objects.filter(model=settings.EMBEDDING_MODEL)
+        return PromptEmbedding.objects.filter(model=embedding_model_name())
 
     def _load(self, rows: QuerySet) -> tuple[np.ndarray, np.ndarray]:
         pairs = list(rows.values_list("prompt_id", "vector"))
@@ -140,10 +140,10 @@ class NumpyIndex:
         state = self._rows().aggregate(n=Count("*"), latest=Max("updated"))
         seen = (state["n"], state["latest"])
         with self._lock:
-            if seen == self._seen and self._model == settings.EMBEDDING_MODEL:
+            if seen == self._seen and self._model == embedding_model_name():
                 return
             previous_latest = self._seen[1]
-            if self._model != settings.EMBEDDING_MODEL or previous_latest is None:
+            if self._model != embedding_model_name() or previous_latest is None:
                 self._set(*self._load(self._rows()))
             else:
                 ids, matrix = self._load(self._rows().filter(updated__gte=previous_latest))
@@ -158,7 +158,7 @@ class NumpyIndex:
                     )
                 if len(self._ids) != seen[0]:  # rows were deleted: start again
                     self._set(*self._load(self._rows()))
-            self._model = settings.EMBEDDING_MODEL
+            self._model = embedding_model_name()
             self._seen = seen
 
     def add(self, *, prompt_ids: Sequence[int], vectors: np.ndarray) -> None:
