@@ -65,7 +65,11 @@ def corpus(size: int) -> list[str]:
 
 
 def _chunk_path(texts: list[str]) -> Path:
-    digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:20]
+    """One file per chunk of texts and embedder (`embedding_model_name`: int8 != torch)."""
+    from prompts.embeddings import embedding_model_name
+
+    key = embedding_model_name() + "\n" + "\n".join(texts)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:20]
     return CACHE / f"vectors-{digest}.npy"
 
 

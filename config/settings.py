@@ -298,8 +298,11 @@ EMBEDDING_BATCH_SIZE = env_int("EMBEDDING_BATCH_SIZE", 64, minimum=1)
 # worker: backfills).
 EMBEDDING_THREADS = env_int("EMBEDDING_THREADS", 1, minimum=1)
 EMBEDDING_BACKFILL_SECONDS = env_float("EMBEDDING_BACKFILL_SECONDS", 300.0)
-# pgvector's HNSW search breadth (recall against speed); ignored on SQLite.
+# HNSW search breadth (recall against speed): pgvector's hnsw.ef_search, usearch's expansion.
 SEARCH_HNSW_EF_SEARCH = env_int("SEARCH_HNSW_EF_SEARCH", 100, minimum=1)
+# SQLite: from this many vectors on, search an HNSW index (usearch, f16) saved next to the
+# database as a rebuildable cache instead of exact numpy search (0: always numpy).
+SEARCH_USEARCH_MIN_VECTORS = env_int("SEARCH_USEARCH_MIN_VECTORS", 200_000, minimum=0)
 # How many prompts each side (keyword, semantic) contributes before fusion.
 SEARCH_CANDIDATES = env_int("SEARCH_CANDIDATES", 200, minimum=10)
 # Below this cosine similarity a prompt is not a semantic match (MiniLM: unrelated ~0.1).
