@@ -16,7 +16,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 
 from gallery.models import Image
-from gallery.selectors import image_list
+from gallery.selectors import image_list, image_rows
 from prompts.embeddings import (
     embedding_model_name,
     prompt_style_text,
@@ -187,3 +187,18 @@ def images_for_hits(
             image.search_matched = hit.matched
             result.append(image)
     return result
+
+
+def image_rows_for_hits(
+    *, hits: list[SearchHit], user: AbstractBaseUser | AnonymousUser | None = None
+) -> list[dict]:
+    """The API's form of `images_for_hits`: plain `image_rows` dicts (one query), in order,
+    each with ``search_score`` and ``search_matched``. Building 50 model instances (with owner
+    and prompt) was a fifth of a search request's CPU."""
+    ids = [hit.image_id for hit in hits]
+    rows = {row["id"]: row for row in image_rows(user=user).filter(id__in=ids)}
+    return [
+        {**rows[hit.image_id], "search_score": hit.score, "search_matched": hit.matched}
+        for hit in hits
+        if hit.image_id in rows
+    ]
