@@ -96,6 +96,23 @@ def corpus_vectors(texts: list[str]) -> tuple[np.ndarray, int]:
     return np.concatenate(parts), real
 
 
+def distinct_prompts(texts: list[str], vectors: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """Drop texts that are one prompt row for the app (same `prompt_pair_key`: case, spaces,
+    separators): at 1M a few recombinations differ only so, and the hash is unique."""
+    from prompts.text import prompt_pair_key
+
+    seen: set[str] = set()
+    keep = []
+    for row, text in enumerate(texts):
+        digest = prompt_pair_key(text, "")[1]
+        if digest not in seen:
+            seen.add(digest)
+            keep.append(row)
+    if len(keep) == len(texts):
+        return texts, vectors
+    return [texts[i] for i in keep], vectors[keep]
+
+
 def derived_fidelity(texts: list[str], vectors: np.ndarray, n: int = 2000) -> dict[str, float]:
     """How a derived vector compares with the real one, on real-embedded recombined prompts."""
     start = len(search_corpus.real_prompts())  # the real CSV prompts have no recombination
@@ -303,6 +320,7 @@ def child(args: argparse.Namespace) -> int:
         call_command("migrate", verbosity=0, interactive=False)
         texts = search_corpus.corpus(args.size)
         vectors, real = corpus_vectors(texts)
+        texts, vectors = distinct_prompts(texts, vectors)
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         out: dict[str, Any] = {"backend": connection.vendor, "size": args.size, "real": real}
         out["ingest"] = ingest(texts, vectors)
@@ -353,9 +371,11 @@ def index_child(args: argparse.Namespace) -> int:
     try:
         search_corpus.django_setup(var_dir)
         from django.conf import settings
-        from usearch.index import Index
 
         from prompts.embeddings import query_embed
+        from prompts.vectors import usearch_index_class
+
+        Index = usearch_index_class()  # after onnxruntime: see its docstring
 
         texts = search_corpus.corpus(args.size)
         started = time.perf_counter()

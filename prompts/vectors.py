@@ -319,8 +319,7 @@ class UsearchIndex(_TableMirror):
 
     # --- storage -------------------------------------------------------------------------
     def _new(self) -> Any:
-        from usearch.index import Index
-
+        Index = usearch_index_class()
         return Index(
             ndim=settings.EMBEDDING_DIMENSIONS,
             metric="cos",
@@ -477,6 +476,23 @@ def _sqlite_vector_count() -> int:
     _sqlite_count.clear()
     _sqlite_count[model] = (version, count)
     return count
+
+
+def usearch_index_class() -> Any:
+    """usearch's ``Index``, imported after ONNX Runtime when that is installed.
+
+    usearch 2.26.6 then onnxruntime 1.31 in one process is a segmentation fault at the second
+    import (the other order works): a process whose first search pivots on a stored vector
+    ("similar images") would import usearch first and crash on its first typed query.
+    """
+    from prompts.embedder_onnx import onnx_available
+
+    if onnx_available():
+        import onnxruntime  # noqa: F401
+
+    from usearch.index import Index
+
+    return Index
 
 
 @functools.cache

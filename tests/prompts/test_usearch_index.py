@@ -6,6 +6,8 @@ The threshold is lowered to a handful of vectors so a small real corpus takes th
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -104,3 +106,20 @@ def test_a_new_process_restores_the_saved_index_and_a_broken_one_is_rebuilt(usea
     monkeypatch.setattr(vectors, "_usearch_index", UsearchIndex())
     assert _ids(vector_index(), "a storm at sea", k=1) == [extra.id]
     assert path.stat().st_size > 100  # rebuilt and saved again
+
+
+def test_a_process_that_searches_usearch_first_can_still_embed_a_query():
+    # usearch imported before onnxruntime segfaults; the index imports them in the safe order.
+    code = (
+        "from prompts.vectors import usearch_index_class; usearch_index_class();"
+        "import onnxruntime; print('ok')"
+    )
+    env = {"DJANGO_SETTINGS_MODULE": "config.settings", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup();" + code],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-500:]
