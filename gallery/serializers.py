@@ -146,8 +146,8 @@ class ImageDetailSerializer(ImageSerializer):
 class SearchHitSerializer(ImageSerializer):
     """A search or similar-images hit: the image as in /api/images/, plus how it matched.
 
-    Expects the ``search_score`` and ``search_matched`` attributes that
-    `gallery.search.images_for_hits` sets.
+    Expects the ``search_score`` and ``search_matched`` that `gallery.search.images_for_hits`
+    (attributes) or `gallery.search.image_rows_for_hits` (keys) set.
     """
 
     score = serializers.FloatField(
@@ -157,8 +157,13 @@ class SearchHitSerializer(ImageSerializer):
         choices=[("semantic", "semantic"), ("keyword", "keyword"), ("both", "both")]
     )
 
-    def to_representation(self, image: Image) -> dict[str, Any]:
+    def to_representation(self, image: Image | Mapping[str, Any]) -> dict[str, Any]:
+        """From an `Image` with the attributes, or a `gallery.search.image_rows_for_hits` row."""
         data = super().to_representation(image)
-        data["score"] = round(float(image.search_score), 6)
-        data["matched"] = image.search_matched
+        if isinstance(image, Mapping):
+            score, matched = image["search_score"], image["search_matched"]
+        else:
+            score, matched = image.search_score, image.search_matched
+        data["score"] = round(float(score), 6)
+        data["matched"] = matched
         return data

@@ -4,7 +4,8 @@ Both read what people type into a search box: words, and "quoted phrases"; every
 match (as in web search engines). User text never reaches a query parser unquoted: FTS5 gets
 each term as a quoted string (its syntax, ``AND``, ``*``, ``:``, ``(``... is then inert) and
 PostgreSQL gets ``websearch_to_tsquery``, which accepts any input. The FTS5 table and the GIN
-index are created by migration 0002 and kept current by the database itself.
+index are created by migrations 0002 and 0005 (a stored, GIN-indexed ``search_vector`` column)
+and kept current by the database itself.
 """
 
 from __future__ import annotations
@@ -60,9 +61,9 @@ def prompts_keyword_search(*, query: str, k: int, within: QuerySet | None = None
             return []
         extra, extra_params = _within_sql("p.id", within)
         sql = (
-            "SELECT p.id, ts_rank_cd(to_tsvector('english', atelier_fold(p.text)), q) AS rank "
+            "SELECT p.id, ts_rank_cd(p.search_vector, q) AS rank "
             "FROM prompts_prompt p, websearch_to_tsquery('english', atelier_fold(%s)) q "
-            f"WHERE to_tsvector('english', atelier_fold(p.text)) @@ q{extra} "
+            f"WHERE p.search_vector @@ q{extra} "
             "ORDER BY rank DESC, p.id DESC LIMIT %s"
         )
         params = [text, *extra_params, int(k)]

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from prompts.embeddings import text_hash, texts_embed, vector_to_bytes
+from prompts.embeddings import embedding_model_name, text_hash, texts_embed, vector_to_bytes
 from prompts.models import Prompt, PromptEmbedding
 from prompts.selectors import prompts_missing_embedding
 from prompts.text import prompt_pair_key
@@ -64,9 +64,9 @@ def prompt_embeddings_update(*, prompt_ids: Iterable[int], force: bool = False) 
     ids = sorted({int(i) for i in prompt_ids})
     prompts = list(Prompt.objects.filter(id__in=ids).only("id", "text"))
     current = dict(
-        PromptEmbedding.objects.filter(
-            prompt_id__in=ids, model=settings.EMBEDDING_MODEL
-        ).values_list("prompt_id", "text_hash")
+        PromptEmbedding.objects.filter(prompt_id__in=ids, model=embedding_model_name()).values_list(
+            "prompt_id", "text_hash"
+        )
     )
     todo = [p for p in prompts if force or current.get(p.id) != text_hash(p.text)]
     if not todo:
@@ -74,11 +74,12 @@ def prompt_embeddings_update(*, prompt_ids: Iterable[int], force: bool = False) 
     texts = sorted({p.text for p in todo})
     by_text = dict(zip(texts, texts_embed(texts=texts), strict=True))
     vectors = [by_text[p.text] for p in todo]
+    model_name = embedding_model_name()  # after embedding: a failed ONNX load falls back to torch
     now = timezone.now()
     rows = [
         PromptEmbedding(
             prompt_id=p.id,
-            model=settings.EMBEDDING_MODEL,
+            model=model_name,
             dimensions=len(vector),
             vector=vector_to_bytes(vector),
             text_hash=text_hash(p.text),

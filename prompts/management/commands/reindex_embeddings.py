@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
+from prompts.embeddings import embedding_model_name
 from prompts.models import Prompt
 from prompts.selectors import prompts_missing_embedding
 from prompts.services import prompt_embeddings_backfill
@@ -60,7 +61,7 @@ class Command(BaseCommand):
         self.stdout.write("")
         self.stdout.write(
             self.style.SUCCESS(
-                f"{written} vectors written for {done} prompts with {settings.EMBEDDING_MODEL} "
+                f"{written} vectors written for {done} prompts with {embedding_model_name()} "
                 f"in {time.monotonic() - started:.1f} s."
             )
         )
