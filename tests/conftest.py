@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -160,3 +161,31 @@ def grown_up():
         return user
 
     return grow
+
+
+@pytest.fixture
+def full_media(settings, tmp_path):
+    """MEDIA_ROOT on a real 1 MB tmpfs, filled to the last byte; yields (folder, filler).
+
+    Mounting needs root (CI has it); elsewhere the test is skipped."""
+    media = tmp_path / "full-media"
+    media.mkdir()
+    mounted = (
+        os.geteuid() == 0
+        and not subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(media)], capture_output=True
+        ).returncode
+    )
+    if not mounted:
+        pytest.skip("mounting a small tmpfs needs root")
+    settings.MEDIA_ROOT = media
+    filler = media / "filler.bin"
+    try:
+        with filler.open("wb") as handle:
+            while True:
+                handle.write(b"\0" * 4096)
+                handle.flush()
+    except OSError:
+        pass  # the disk is full
+    yield media, filler
+    subprocess.run(["umount", "-l", str(media)], check=False)

@@ -5,8 +5,6 @@ The media folder is a real 1 MB tmpfs filled to the last byte (needs root, as CI
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -20,31 +18,6 @@ pytestmark = pytest.mark.django_db
 
 def _all_files(root: Path) -> set[Path]:
     return {p for p in root.rglob("*") if p.is_file()}
-
-
-@pytest.fixture
-def full_media(settings, tmp_path):
-    media = tmp_path / "full-media"
-    media.mkdir()
-    mounted = (
-        os.geteuid() == 0
-        and not subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(media)], capture_output=True
-        ).returncode
-    )
-    if not mounted:
-        pytest.skip("mounting a small tmpfs needs root")
-    settings.MEDIA_ROOT = media
-    filler = media / "filler.bin"
-    try:
-        with filler.open("wb") as handle:
-            while True:
-                handle.write(b"\0" * 4096)
-                handle.flush()
-    except OSError:
-        pass  # the disk is full
-    yield media, filler
-    subprocess.run(["umount", "-l", str(media)], check=False)
 
 
 def test_an_upload_to_a_full_disk_is_a_503_and_leaves_nothing_behind(
