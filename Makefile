@@ -37,6 +37,7 @@ run: $(VENV)/.installed $(TEST_MODEL_DIR)/model_index.json
 check: $(VENV)/.installed
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

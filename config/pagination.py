@@ -9,6 +9,7 @@ costs the same index seek as page 1. Cursors are signed: a tampered one is a 400
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import OrderedDict
 from typing import Any
 
@@ -253,15 +254,19 @@ class RankedListPagination(KeysetPagination):
         return items[offset:end]
 
 
-def paginated(serializer_class: type, name: str | None = None) -> Any:
+@functools.cache
+def paginated(serializer_class: type) -> Any:
     """The OpenAPI shape of a page of ``serializer_class`` for views that paginate by hand
-    (search, feeds): ``{"next", "previous", "results"}`` as `KeysetPagination` answers."""
+    (search, feeds): ``{"next", "previous", "results"}`` as `KeysetPagination` answers.
+
+    One component per serializer (cached), named ``<Name>Page`` so that it never collides with
+    the ``Paginated<Name>List`` drf-spectacular makes for paginated viewsets."""
     from drf_spectacular.utils import inline_serializer
     from rest_framework import serializers
 
     base = serializer_class.__name__.removesuffix("Serializer")
     return inline_serializer(
-        name or f"Paginated{base}List",
+        f"{base}Page",
         {
             "next": serializers.URLField(allow_null=True),
             "previous": serializers.URLField(allow_null=True),
