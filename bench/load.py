@@ -211,9 +211,12 @@ def run(args: argparse.Namespace, database_url: str, var_dir: Path) -> int:
         cwd=REPO,
         env=env,
         start_new_session=True,
+        stdout=(work / "worker.log").open("wb"),
+        stderr=subprocess.STDOUT,
     )
     try:
         with api_list.gunicorn(env, port, 2):
+            warm_up(f"http://127.0.0.1:{port}")
             prefix = run_locust(args, f"http://127.0.0.1:{port}", env, work)
     finally:
         os.killpg(worker.pid, signal.SIGTERM)
