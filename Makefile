@@ -63,6 +63,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/uploads.py
 	$(BIN)/python bench/relevance/run.py
 	$(BIN)/python bench/search.py
+	$(BIN)/python bench/anatomy.py
 
 clean:
 	rm -rf var/test-* .pytest_cache
