@@ -10,7 +10,9 @@ from rest_framework.routers import DefaultRouter
 
 from config.api import api_not_found
 from gallery.api import ImageViewSet, PromptViewSet, SearchView
+from gallery.remix_api import CombineView
 from generation.api import JobViewSet
+from prompts.api import ParseView
 
 router = DefaultRouter()
 router.register("images", ImageViewSet, basename="image")
@@ -23,6 +25,9 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
     path("api/search/", SearchView.as_view(), name="api-search"),
+    # Before the router, whose prompts/<pk>/ would read "parse" as a primary key.
+    path("api/prompts/parse/", ParseView.as_view(), name="api-prompt-parse"),
+    path("api/prompts/combine/", CombineView.as_view(), name="api-prompt-combine"),
     path("api/uploads/", include("gallery.uploads.urls")),
     path("api/", include(router.urls)),
     re_path(r"^api/", api_not_found),

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from prompts.attention import BREAK, is_break, parse_attention
 from prompts.roles import EMBEDDING, LORA, normalize_phrase, phrase_role, roles_in_context
@@ -29,6 +30,7 @@ __all__ = [
     "ParsedPrompt",
     "Phrase",
     "phrase_render",
+    "prompt_anatomy",
     "prompt_parse",
     "prompt_render",
     "prompt_token_count",
@@ -305,11 +307,8 @@ def phrase_render(phrase: Phrase, *, weight: float | None = None) -> str:
     """One phrase in A1111 syntax; ``weight`` replaces its weight (all parts scaled alike)."""
     if phrase.raw:
         if weight is not None and phrase.kind == KIND_LORA:
-            return (
-                re.sub(r":[^:<>]*>$", f":{_format_weight(weight)}>", phrase.raw)
-                if ":" in phrase.raw[6:]
-                else phrase.raw
-            )
+            name = phrase.raw[1:-1].split(":")
+            return f"<{name[0]}:{name[1]}:{_format_weight(weight)}>"
         return phrase.raw
     if phrase.kind in (KIND_BREAK, KIND_AND):
         return phrase.text
@@ -359,8 +358,9 @@ def _glue_changes_meaning(out: str, piece: str) -> bool:
 #: CLIP encodes 75 tokens per chunk (77 with the start and end markers).
 CLIP_CHUNK_TOKENS = 75
 _CLIP_PRETOKEN = re.compile(r"'s|'t|'re|'ve|'m|'ll|'d|[^\W\d_]+|\d|[^\s\w]+|_+", re.I)
-# CLIP's BPE vocabulary (49,408 entries) holds most English words whole; rare and long words
-# split into pieces of about this many letters.
+# CLIP's BPE vocabulary (49,408 entries) holds most English words whole ("painting",
+# "illustration"); longer words split into pieces of about 7 letters ("photore|alistic").
+_WHOLE_WORD_LETTERS = 12
 _LETTERS_PER_PIECE = 7
 
 
@@ -369,7 +369,7 @@ def prompt_token_count(text: str) -> int:
     excluded, as A1111 excludes them), without loading a tokenizer.
 
     Counts CLIP's pre-tokens (letter runs, single digits, punctuation runs), with words longer
-    than 7 letters counted as several pieces. On real prompts it is within a few tokens of the
+    than 12 letters counted as several pieces. On real prompts it is within a few tokens of the
     real count: good enough to say which 75-token chunk a phrase falls in, which is what the
     image page shows. (The real tokenizer is in the generation pipeline, not loaded by the web.)
     """
@@ -382,7 +382,8 @@ def _pretoken_count(text: str) -> int:
     count = 0
     for match in _CLIP_PRETOKEN.finditer(text):
         token = match.group()
-        count += max(1, -(-len(token) // _LETTERS_PER_PIECE)) if token.isalpha() else 1
+        long_word = token.isalpha() and len(token) > _WHOLE_WORD_LETTERS
+        count += -(-len(token) // _LETTERS_PER_PIECE) if long_word else 1
     return count
 
 
@@ -405,3 +406,20 @@ def phrases_with_chunks(phrases: list[Phrase]) -> list[tuple[Phrase, int, int]]:
         out.append((phrase, tokens, chunk))
         used += tokens
     return out
+
+
+def prompt_anatomy(text: str) -> dict[str, Any]:
+    """A prompt's phrases with weights, roles, tokens and chunks: the parse API's body, and
+    what the image page highlights."""
+    parsed = prompt_parse(text)
+    counted = phrases_with_chunks(parsed.phrases)
+    return {
+        "phrases": [
+            {**phrase.as_dict(), "tokens": tokens, "chunk": chunk}
+            for phrase, tokens, chunk in counted
+        ],
+        "params": [list(pair) for pair in parsed.params],
+        "negative": parsed.negative,
+        "tokens": max(0, sum(tokens for _, tokens, _ in counted) - 1),
+        "chunks": (counted[-1][2] + 1) if counted else 1,
+    }

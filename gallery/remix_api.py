@@ -1,0 +1,114 @@
+"""Prompt tools API over gallery images: combine (and enhance)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from gallery.remix import images_combine
+from prompts.remix import MAX_SOURCE_WEIGHT, MAX_SOURCES, STRATEGIES, CombineError
+from prompts.text import MAX_PROMPT_CHARS
+
+
+class _SourceField(serializers.Field):
+    """An image id, or ``{"prompt", "negative_prompt"}``."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, bool):
+            raise ValidationError("A source is an image id or an object with a prompt.")
+        if isinstance(data, int):
+            if data < 1:
+                raise ValidationError("Image ids are positive.")
+            return data
+        if isinstance(data, str) and data.isdigit():
+            return int(data)
+        if isinstance(data, dict):
+            prompt = data.get("prompt")
+            negative = data.get("negative_prompt", "")
+            if not isinstance(prompt, str) or not isinstance(negative, str):
+                raise ValidationError("prompt and negative_prompt must be strings.")
+            if len(prompt) > MAX_PROMPT_CHARS or len(negative) > MAX_PROMPT_CHARS:
+                raise ValidationError(f"A prompt is at most {MAX_PROMPT_CHARS} characters.")
+            return {"prompt": prompt, "negative_prompt": negative}
+        raise ValidationError("A source is an image id or an object with a prompt.")
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class CombineView(APIView):
+    """``POST /api/prompts/combine/``: one prompt from 2-5 images or prompts.
+
+    Every phrase of the result says which source it came from: the image id for an image
+    source, the position in ``sources`` for a text source.
+    """
+
+    permission_classes = [AllowAny]
+
+    class InputSerializer(serializers.Serializer):
+        sources = serializers.ListField(child=_SourceField(), min_length=2, max_length=MAX_SOURCES)
+        strategy = serializers.ChoiceField(choices=STRATEGIES, default="merge")
+        weights = serializers.ListField(
+            child=serializers.FloatField(min_value=0, max_value=MAX_SOURCE_WEIGHT),
+            required=False,
+            allow_null=True,
+        )
+        token_budget = serializers.IntegerField(
+            required=False, min_value=1, max_value=75 * 8, help_text="Estimated CLIP tokens."
+        )
+
+    class OutputSerializer(serializers.Serializer):
+        prompt = serializers.CharField()
+        negative_prompt = serializers.CharField()
+        phrases = serializers.ListField(child=serializers.DictField())
+        negative_phrases = serializers.ListField(child=serializers.DictField())
+        dropped = serializers.ListField(child=serializers.DictField())
+        tokens = serializers.IntegerField()
+        sources = serializers.ListField(child=serializers.JSONField())
+
+    @extend_schema(request=InputSerializer, responses=OutputSerializer)
+    def post(self, request: Request) -> Response:
+        body = self.InputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        try:
+            result, resolved = images_combine(
+                sources=data["sources"],
+                user=request.user,
+                strategy=data["strategy"],
+                weights=data.get("weights"),
+                token_budget=data.get("token_budget"),
+            )
+        except CombineError as exc:
+            raise ValidationError(str(exc)) from None
+        labels = [source.label for source in resolved]
+
+        def rows(phrases: list) -> list[dict[str, Any]]:
+            return [
+                {
+                    "text": p.text,
+                    "role": p.role,
+                    "weight": round(p.weight, 4),
+                    "source": labels[p.source],
+                }
+                for p in phrases
+            ]
+
+        return Response(
+            {
+                "prompt": result.prompt,
+                "negative_prompt": result.negative_prompt,
+                "phrases": rows(result.phrases),
+                "negative_phrases": rows(result.negative_phrases),
+                "dropped": rows(result.dropped),
+                "tokens": result.tokens,
+                "sources": labels,
+            }
+        )

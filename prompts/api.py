@@ -1,0 +1,49 @@
+"""Prompts API: the anatomy of a prompt (text only; nothing here reads the gallery)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from prompts.anatomy import prompt_anatomy
+from prompts.roles import ROLES
+from prompts.text import MAX_PROMPT_CHARS
+
+
+class PhraseSerializer(serializers.Serializer):
+    """One phrase of a parsed prompt."""
+
+    text = serializers.CharField()
+    weight = serializers.FloatField()
+    role = serializers.ChoiceField(choices=[*ROLES, "break", "and"])
+    kind = serializers.CharField(help_text="text, lora, embedding, edit, break or and")
+    tokens = serializers.IntegerField(help_text="Estimated CLIP tokens (with its comma).")
+    chunk = serializers.IntegerField(help_text="The 75-token CLIP chunk it starts in.")
+
+
+class ParseView(APIView):
+    """``POST /api/prompts/parse/``: a prompt's phrases with weight and role, and its tokens."""
+
+    permission_classes = [AllowAny]
+
+    class InputSerializer(serializers.Serializer):
+        prompt = serializers.CharField(
+            max_length=MAX_PROMPT_CHARS, allow_blank=True, trim_whitespace=False
+        )
+
+    class OutputSerializer(serializers.Serializer):
+        phrases = PhraseSerializer(many=True)
+        params = serializers.ListField(child=serializers.ListField(child=serializers.CharField()))
+        negative = serializers.ListField(child=serializers.CharField())
+        tokens = serializers.IntegerField()
+        chunks = serializers.IntegerField()
+
+    @extend_schema(request=InputSerializer, responses=OutputSerializer)
+    def post(self, request: Request) -> Response:
+        body = self.InputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        return Response(prompt_anatomy(body.validated_data["prompt"]))
