@@ -63,6 +63,12 @@ class GenerationJob(models.Model):
     source_image = models.ForeignKey(
         "gallery.Image", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    remix = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="A prompt-tools remix: the source image ids, the strategy, and the source "
+        "of each phrase. Its images get every source as a parent.",
+    )
 
     progress = models.FloatField(default=0.0)
     preview = models.TextField(blank=True, default="", help_text="A small data: URL.")

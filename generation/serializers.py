@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -49,6 +52,23 @@ class JobInputSerializer(serializers.Serializer):
     )
     clip_skip = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=12)
     rating = serializers.ChoiceField(choices=RATINGS, required=False)
+    remix = serializers.JSONField(
+        required=False,
+        allow_null=True,
+        help_text='From the remix tray: {"sources": [image ids], "strategy", "phrases": '
+        '[{"text", "source"}]}. The images get every source as a parent.',
+    )
+
+    def validate_remix(self, value: Any) -> Any:
+        # The HTML form sends the object as a JSON string in a hidden field.
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            try:
+                return json.loads(value)
+            except ValueError:
+                raise serializers.ValidationError("remix is not valid JSON.") from None
+        return value
 
     def to_job_request(self) -> JobRequest:
         data = {k: (None if v == "" else v) for k, v in self.validated_data.items()}
