@@ -10,7 +10,7 @@ from rest_framework.routers import DefaultRouter
 
 from config.api import api_not_found
 from gallery.api import ImageViewSet, PromptViewSet, SearchView
-from gallery.remix_api import CombineView
+from gallery.remix_api import CombineView, EnhanceView
 from generation.api import JobViewSet
 from prompts.api import ParseView
 
@@ -28,6 +28,7 @@ urlpatterns = [
     # Before the router, whose prompts/<pk>/ would read "parse" as a primary key.
     path("api/prompts/parse/", ParseView.as_view(), name="api-prompt-parse"),
     path("api/prompts/combine/", CombineView.as_view(), name="api-prompt-combine"),
+    path("api/prompts/enhance/", EnhanceView.as_view(), name="api-prompt-enhance"),
     path("api/uploads/", include("gallery.uploads.urls")),
     path("api/", include(router.urls)),
     re_path(r"^api/", api_not_found),

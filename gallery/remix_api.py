@@ -12,7 +12,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from gallery.enhance import MAX_IDEA_CHARS, EnhanceError, example_images, idea_enhance
 from gallery.remix import images_combine
+from gallery.serializers import _absolute, _storage_url
 from prompts.remix import MAX_SOURCE_WEIGHT, MAX_SOURCES, STRATEGIES, CombineError
 from prompts.text import MAX_PROMPT_CHARS
 
@@ -110,5 +112,62 @@ class CombineView(APIView):
                 "dropped": rows(result.dropped),
                 "tokens": result.tokens,
                 "sources": labels,
+            }
+        )
+
+
+class EnhanceView(APIView):
+    """``POST /api/prompts/enhance/``: modifiers for a plain idea, and three enhanced prompts.
+
+    Suggestions are grouped by role, ranked by how often they appear in the gallery prompts
+    nearest the idea, weighted by similarity and by those images' likes; each comes with a
+    few example images.
+    """
+
+    permission_classes = [AllowAny]
+
+    class InputSerializer(serializers.Serializer):
+        idea = serializers.CharField(max_length=MAX_IDEA_CHARS)
+
+    class OutputSerializer(serializers.Serializer):
+        suggestions = serializers.DictField(
+            child=serializers.ListField(child=serializers.DictField())
+        )
+        prompts = serializers.ListField(child=serializers.CharField(), min_length=3, max_length=3)
+
+    @extend_schema(request=InputSerializer, responses=OutputSerializer)
+    def post(self, request: Request) -> Response:
+        body = self.InputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            enhancement = idea_enhance(idea=body.validated_data["idea"], user=request.user)
+        except EnhanceError as exc:
+            raise ValidationError(str(exc)) from None
+        images = example_images(enhancement=enhancement)
+        url = _storage_url()
+
+        def example(image_id: int) -> dict[str, Any]:
+            image = images[image_id]
+            return {
+                "id": image.id,
+                "thumbnail_url": _absolute(request, url(image.thumb_small.name)),
+                "page_url": _absolute(request, f"/images/{image.id}/"),
+            }
+
+        return Response(
+            {
+                "suggestions": {
+                    role: [
+                        {
+                            "text": s.text,
+                            "score": s.score,
+                            "uses": s.uses,
+                            "examples": [example(i) for i in s.examples if i in images],
+                        }
+                        for s in group
+                    ]
+                    for role, group in enhancement.suggestions.items()
+                },
+                "prompts": enhancement.prompts,
             }
         )

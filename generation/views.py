@@ -16,6 +16,7 @@ from generation import services
 from generation.pipelines import scheduler_names
 from generation.selectors import job_get, job_queue_position, jobs_of
 from generation.serializers import JobInputSerializer
+from prompts.text import MAX_PROMPT_CHARS
 
 
 def generate(request: HttpRequest) -> HttpResponse:
@@ -40,6 +41,8 @@ def generate(request: HttpRequest) -> HttpResponse:
         # Shown and editable; left as is, the job uses the source's own prompt anyway.
         initial["prompt"] = source.prompt.text
         initial["negative_prompt"] = source.prompt.negative_text
+    elif request.GET.get("prompt"):
+        initial["prompt"] = request.GET["prompt"][:MAX_PROMPT_CHARS]  # from the enhancer
     return render(request, "generation/generate.html", _form_context(initial, source))
 
 

@@ -152,9 +152,27 @@
     if (remove) { add(remove.closest("li").getAttribute("data-image-id")); return; }
     if (event.target.closest(".tray-combine")) { combine(); return; }
     if (event.target.closest(".tray-send")) { sendToGenerator(); return; }
-    if (event.target.closest(".tray-clear")) { save([]); lastResult = null; render(); }
+    if (event.target.closest(".tray-clear")) { save([]); lastResult = null; render(); return; }
+    var modifier = event.target.closest(".modifier");
+    if (modifier) { addModifier(modifier.getAttribute("data-modifier")); }
   });
+  // The enhancer page: a click on a modifier adds it to the draft prompt.
+  function syncDraft() {
+    var draft = document.getElementById("enhance-draft");
+    if (!draft) return;
+    document.getElementById("enhance-copy").setAttribute("data-copy", draft.value);
+    document.getElementById("enhance-open").href = "/generate/?prompt=" + encodeURIComponent(draft.value);
+  }
+  function addModifier(text) {
+    var draft = document.getElementById("enhance-draft");
+    if (!draft) return;
+    var value = draft.value.replace(/[\s,]+$/, "");
+    draft.value = value ? value + ", " + text : text;
+    syncDraft();
+  }
+
   document.addEventListener("input", function (event) {
+    if (event.target.id === "enhance-draft") syncDraft();
     if (event.target.matches("#remix-tray [name=result_prompt]")) {
       document.querySelector("#remix-tray .tray-copy").setAttribute("data-copy", event.target.value);
     }
