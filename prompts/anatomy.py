@@ -423,3 +423,20 @@ def prompt_anatomy(text: str) -> dict[str, Any]:
         "tokens": max(0, sum(tokens for _, tokens, _ in counted) - 1),
         "chunks": (counted[-1][2] + 1) if counted else 1,
     }
+
+
+def prompt_style_part(text: str) -> str:
+    """The style side of a prompt: its style, lighting, camera and quality phrases, in order.
+
+    What "Explore this style" should compare (`prompts.embeddings.prompt_style_text` can call
+    this); a prompt with no such phrase is all subject, and the whole text is returned.
+    """
+    phrases = [
+        p.text
+        for p in prompt_parse(text).phrases
+        if p.kind in (KIND_TEXT, KIND_EDIT) and p.role in _STYLE_SIDE
+    ]
+    return ", ".join(phrases) if phrases else text
+
+
+_STYLE_SIDE = frozenset({"style", "lighting", "camera", "quality"})

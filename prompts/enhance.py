@@ -9,7 +9,8 @@ quality) of those prompts scores::
 so a modifier counts for more when it comes from a prompt close to the idea, and from images
 people liked. Near-duplicate spellings ("highly detailed", "high detail") pool their score
 under the most common spelling. The three enhanced prompts are the idea plus the best
-modifiers of each role: the top picks; the runners-up; and a style-heavy mix.
+modifiers of each role: the top picks; the runners-up; and a style-heavy mix; near-duplicates
+of a modifier already chosen are skipped.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from prompts.anatomy import prompt_parse
-from prompts.remix import phrase_duplicate_key
+from prompts.anatomy import Phrase, prompt_parse
+from prompts.remix import phrase_duplicate_key, phrases_deduplicate
 from prompts.roles import CAMERA, LIGHTING, QUALITY, STYLE, normalize_phrase
 
 ENHANCE_ROLES = (STYLE, LIGHTING, CAMERA, QUALITY)
@@ -112,19 +113,23 @@ def _three_prompts(idea: str, suggestions: dict[str, list[Suggestion]]) -> list[
     """The top picks; the runners-up; a style-heavy mix. Always three (the idea at least)."""
     base = idea.strip().rstrip(",")
 
-    def build(picks: dict[str, list[Suggestion]]) -> str:
-        parts = [base] + [s.text for role in ENHANCE_ROLES for s in picks.get(role, [])]
-        return ", ".join(part for part in parts if part)
+    def build(recipe: dict[str, tuple[int, int]]) -> str:
+        """The idea plus, per role, ``count`` modifiers from rank ``skip`` on, leaving out
+        near-duplicates of those already chosen ("artstation" after "trending on artstation")."""
+        chosen = [Phrase(text=base, parts=((base, 1.0),))] if base else []
+        for role in ENHANCE_ROLES:
+            skip, count = recipe.get(role, (0, 0))
+            taken = 0
+            for suggestion in suggestions[role][skip:]:
+                if taken == count:
+                    break
+                candidate = Phrase(text=suggestion.text, role=role, parts=((suggestion.text, 1.0),))
+                if len(phrases_deduplicate([*chosen, candidate], semantic=False)) > len(chosen):
+                    chosen.append(candidate)
+                    taken += 1
+        return ", ".join(p.text for p in chosen)
 
-    top = {role: suggestions[role][: _RECIPE[role]] for role in ENHANCE_ROLES}
-    runners = {
-        role: suggestions[role][_RECIPE[role] : 2 * _RECIPE[role]] or suggestions[role][:1]
-        for role in ENHANCE_ROLES
-    }
-    styled = {
-        STYLE: suggestions[STYLE][:4],
-        LIGHTING: suggestions[LIGHTING][1:2] or suggestions[LIGHTING][:1],
-        QUALITY: suggestions[QUALITY][:1],
-    }
-    prompts = [build(top), build(runners), build(styled)]
-    return prompts
+    top = {role: (0, count) for role, count in _RECIPE.items()}
+    runners = {role: (count, count) for role, count in _RECIPE.items()}
+    styled = {STYLE: (0, 4), LIGHTING: (1, 1), QUALITY: (0, 1)}
+    return [build(top), build(runners), build(styled)]

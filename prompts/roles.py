@@ -270,8 +270,10 @@ def phrase_role_by_rules(text: str) -> str:
     norm = normalize_phrase(text)
     if not norm:
         return SUBJECT
-    if _STYLE_PREFIX.match(norm) or _STYLE_SUFFIX.search(norm):
+    if _STYLE_PREFIX.match(norm):
         return STYLE
+    if _STYLE_SUFFIX.search(norm) and len(norm.split()) <= 6:
+        return STYLE  # "anime style"; a sentence that ends "... horror style" is content
     if _MEDIUM_BY.match(norm) or _DECADE.match(norm):
         return STYLE
     if _PLATFORM.match(norm):
@@ -280,8 +282,8 @@ def phrase_role_by_rules(text: str) -> str:
         return CAMERA
     if _CONTENT_OF.match(norm) and not _NOT_CONTENT_OF.search(norm):
         return SUBJECT
-    if _STYLE_OF_ANYWHERE.search(norm):
-        return STYLE
+    if _STYLE_OF_ANYWHERE.search(norm) and len(norm.split()) <= 8:
+        return STYLE  # "drawn in the style of x"; a long sentence mentioning a style is content
     words = norm.split()
     if len(words) > 6:
         return SUBJECT  # a sentence describes content, whatever adjectives it carries

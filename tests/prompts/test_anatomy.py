@@ -169,3 +169,11 @@ def test_any_prompt_parses_and_its_render_parses_to_the_same_phrases(text: str):
         assert abs(a.weight - b.weight) <= WEIGHT_TOLERANCE * max(1.0, abs(a.weight))
     assert again.params == first.params
     assert prompt_token_count(text) >= 0
+
+
+def test_the_style_part_leaves_the_subject_out():
+    from prompts.anatomy import prompt_style_part
+
+    text = "a red fox in the snow, oil painting, golden hour, by greg rutkowski, 8k"
+    assert prompt_style_part(text) == "oil painting, golden hour, by greg rutkowski, 8k"
+    assert prompt_style_part("a red fox in the snow") == "a red fox in the snow"
