@@ -64,6 +64,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/relevance/run.py
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/anatomy.py
+	OMP_NUM_THREADS=1 $(BIN)/python bench/prompt_tools.py
 
 clean:
 	rm -rf var/test-* .pytest_cache

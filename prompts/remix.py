@@ -12,8 +12,9 @@ painting", which are not duplicates. So:
    dropped, each word crudely stemmed ("highly" -> "high", "detailed" -> "detail"); equal keys
    are duplicates, and for modifiers (not subjects) a key whose words are a subset of
    another's is too ("artstation" / "trending on artstation");
-2. the MiniLM cosine of phrases of the same role, >= `SEMANTIC_DUPLICATE` (0.85: "volumetric
-   lighting" / "volumetric light" is 0.91, "8k" / "4k" 0.80 and both stay).
+2. the MiniLM cosine of modifiers of the same role from different sources, >=
+   `SEMANTIC_DUPLICATE` (0.85: "volumetric lighting" / "volumetric light" is 0.91, "8k" / "4k"
+   0.80 and both stay).
 
 Of two duplicates the one with the stronger weight stays (the first on a tie).
 """
@@ -183,24 +184,48 @@ def _lexical_match(
 
 
 def _semantic_deduplicate(phrases: list[Phrase]) -> list[Phrase]:
-    candidates = [i for i, p in enumerate(phrases) if p.kind == "text"]
-    if len(candidates) < 2:
+    """MiniLM near-duplicates among modifiers of the same role from different sources.
+
+    Only pairs that share something on the surface (a stemmed word, or four letters in a row:
+    "digital art" / "digital artwork", "ultra detailed" / "hyperdetailed") are embedded and
+    compared: pairs that share nothing are far apart for MiniLM too ("hd" / "high definition"
+    is 0.29), and each phrase not yet in the vector cache costs a model call on the request.
+    Subjects are compared lexically only: they are nearly unique to their prompt. One prompt's
+    own phrases are its author's choice and are never merged with each other.
+    """
+    pairs = [
+        (a, b)
+        for a in range(len(phrases))
+        for b in range(a + 1, len(phrases))
+        if _may_duplicate(phrases[a], phrases[b])
+    ]
+    if not pairs:
         return phrases
-    vectors = phrase_vectors([phrases[i].text for i in candidates])
-    similarity = vectors @ vectors.T
+    involved = sorted({i for pair in pairs for i in pair})
+    position = {index: row for row, index in enumerate(involved)}
+    vectors = phrase_vectors([phrases[i].text for i in involved])
     drop: set[int] = set()
-    for a_pos, a in enumerate(candidates):
-        if a in drop:
+    for a, b in pairs:
+        if a in drop or b in drop:
             continue
-        for b_pos in range(a_pos + 1, len(candidates)):
-            b = candidates[b_pos]
-            if b in drop or phrases[a].role != phrases[b].role:
-                continue
-            if similarity[a_pos, b_pos] >= SEMANTIC_DUPLICATE:
-                if phrases[b].weight > phrases[a].weight:
-                    phrases[a] = replace(phrases[b], joiner=phrases[a].joiner)
-                drop.add(b)
+        if float(vectors[position[a]] @ vectors[position[b]]) >= SEMANTIC_DUPLICATE:
+            if phrases[b].weight > phrases[a].weight:
+                phrases[a] = replace(phrases[b], joiner=phrases[a].joiner)
+            drop.add(b)
     return [p for i, p in enumerate(phrases) if i not in drop]
+
+
+def _may_duplicate(a: Phrase, b: Phrase) -> bool:
+    if a.kind != "text" or b.kind != "text" or a.role != b.role or a.role == SUBJECT:
+        return False
+    if a.source == b.source and a.source is not None:
+        return False
+    key_a, key_b = set(phrase_duplicate_key(a.text)), set(phrase_duplicate_key(b.text))
+    if key_a & key_b:
+        return True
+    letters_a = a.key.replace(" ", "")
+    letters_b = b.key.replace(" ", "")
+    return any(letters_a[i : i + 4] in letters_b for i in range(len(letters_a) - 3))
 
 
 # --- Strategies ------------------------------------------------------------------------------
@@ -322,11 +347,12 @@ def _tokens(phrases: list[Phrase]) -> int:
 
 def _within_budget(phrases: list[Phrase], budget: int) -> tuple[list[Phrase], list[Phrase]]:
     kept = list(phrases)
+    costs = [tokens for _, tokens, _ in phrases_with_chunks(kept)]
     dropped: list[Phrase] = []
-    while _tokens(kept) > budget:
+    while sum(costs) - 1 > budget:
         # The least important phrase that costs tokens (LoRA tags cost none): the highest role
         # order, the latest of its role; the first subject phrase always stays.
-        costly = [i for i, (_, tokens, _) in enumerate(phrases_with_chunks(kept)) if tokens]
+        costly = [i for i, tokens in enumerate(costs) if tokens]
         if len(costly) <= 1:
             break
         victim = max(
@@ -334,6 +360,7 @@ def _within_budget(phrases: list[Phrase], budget: int) -> tuple[list[Phrase], li
             key=lambda i: (kept[i].role != SUBJECT, ROLE_ORDER.get(kept[i].role, 9), i),
         )
         dropped.append(kept.pop(victim))
+        costs.pop(victim)
     return kept, dropped
 
 

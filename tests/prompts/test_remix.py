@@ -128,3 +128,13 @@ def test_the_diff_shows_added_removed_and_reweighted_phrases():
     assert [p.text for p in diff.removed] == ["oil painting"]
     assert [(a.text, b.weight) for a, b in diff.reweighted] == [("8k", pytest.approx(1.3))]
     assert [p.text for p in diff.kept] == ["a knight", "greg rutkowski"]
+
+
+def test_merge_catches_near_duplicates_only_minilm_sees():
+    # "digital art" / "digital artwork" share no lexical key (art, artwork): cosine 0.93.
+    # "oil painting" is related to both (0.6) and stays.
+    a = SourcePrompt("a fox, digital art")
+    b = SourcePrompt("a wolf, (digital artwork:1.2), oil painting")
+    result = prompt_combine(sources=[a, b])
+    assert _texts(result) == ["a fox", "a wolf", "digital artwork", "oil painting"]
+    assert result.phrases[2].weight == pytest.approx(1.2)
