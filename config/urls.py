@@ -12,7 +12,7 @@ from config.api import api_not_found
 from gallery.api import ImageViewSet, PromptViewSet, SearchView
 from gallery.remix_api import CombineView, EnhanceView
 from generation.api import JobViewSet
-from prompts.api import ParseView
+from prompts.api import ExpandView, ParseView
 
 router = DefaultRouter()
 router.register("images", ImageViewSet, basename="image")
@@ -29,6 +29,7 @@ urlpatterns = [
     path("api/prompts/parse/", ParseView.as_view(), name="api-prompt-parse"),
     path("api/prompts/combine/", CombineView.as_view(), name="api-prompt-combine"),
     path("api/prompts/enhance/", EnhanceView.as_view(), name="api-prompt-enhance"),
+    path("api/prompts/expand/", ExpandView.as_view(), name="api-prompt-expand"),
     path("api/uploads/", include("gallery.uploads.urls")),
     path("api/", include(router.urls)),
     re_path(r"^api/", api_not_found),

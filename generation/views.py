@@ -16,6 +16,7 @@ from generation import services
 from generation.pipelines import scheduler_names
 from generation.selectors import job_get, job_queue_position, jobs_of
 from generation.serializers import JobInputSerializer
+from generation.services.expand import jobs_create_expanded
 from prompts.text import MAX_PROMPT_CHARS
 
 
@@ -62,8 +63,11 @@ def _form_context(values: dict, source: object | None, errors: dict | None = Non
 
 def _submit(request: HttpRequest) -> HttpResponse:
     values = {k: v for k, v in request.POST.items() if k != "csrfmiddlewaretoken"}
-    data = {k: v for k, v in values.items() if v != ""}
+    data = {k: v for k, v in values.items() if v != "" and k not in ("wildcards", "expand_count")}
     serializer = JobInputSerializer(data=data)
+    wildcards = values.get("wildcards", "")
+    if serializer.is_valid() and wildcards:
+        return _submit_expanded(request, serializer, values)
     if serializer.is_valid():
         try:
             job, _ = services.job_create(owner=request.user, request=serializer.to_job_request())
@@ -78,6 +82,28 @@ def _submit(request: HttpRequest) -> HttpResponse:
     return render(
         request, "generation/generate.html", _form_context(values, None, errors), status=400
     )
+
+
+def _submit_expanded(
+    request: HttpRequest, serializer: JobInputSerializer, values: dict
+) -> HttpResponse:
+    """The wildcard option: one job per expanded prompt, then the jobs page."""
+    count = values.get("expand_count", "")
+    try:
+        jobs_create_expanded(
+            owner=request.user,
+            request=serializer.to_job_request(),
+            mode=values["wildcards"],
+            count=int(count) if count.isdigit() else None,
+        )
+    except services.JobInputError as exc:
+        return render(
+            request,
+            "generation/generate.html",
+            _form_context(values, None, {"detail": str(exc)}),
+            status=400,
+        )
+    return redirect("generation:jobs")
 
 
 @login_required

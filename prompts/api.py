@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -12,6 +13,7 @@ from rest_framework.views import APIView
 from prompts.anatomy import prompt_anatomy
 from prompts.roles import ROLES
 from prompts.text import MAX_PROMPT_CHARS
+from prompts.wildcards import MAX_EXPANSIONS, MODES, WildcardError, prompt_expand
 
 
 class PhraseSerializer(serializers.Serializer):
@@ -47,3 +49,40 @@ class ParseView(APIView):
         body = self.InputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         return Response(prompt_anatomy(body.validated_data["prompt"]))
+
+
+class ExpandView(APIView):
+    """``POST /api/prompts/expand/``: the prompts a wildcard template stands for.
+
+    Submit each as a job (``POST /api/jobs/``), or use the generate form's wildcard option,
+    which does that for you.
+    """
+
+    permission_classes = [AllowAny]
+
+    class InputSerializer(serializers.Serializer):
+        prompt = serializers.CharField(max_length=MAX_PROMPT_CHARS)
+        mode = serializers.ChoiceField(choices=MODES, default="combinatorial")
+        count = serializers.IntegerField(
+            required=False, allow_null=True, min_value=1, max_value=MAX_EXPANSIONS
+        )
+        seed = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+
+    class OutputSerializer(serializers.Serializer):
+        prompts = serializers.ListField(child=serializers.CharField())
+
+    @extend_schema(request=InputSerializer, responses=OutputSerializer)
+    def post(self, request: Request) -> Response:
+        body = self.InputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        try:
+            prompts = prompt_expand(
+                text=data["prompt"],
+                mode=data["mode"],
+                count=data.get("count"),
+                seed=data.get("seed"),
+            )
+        except WildcardError as exc:
+            raise ValidationError(str(exc)) from None
+        return Response({"prompts": prompts})
