@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api import validated_input
 from gallery.enhance import MAX_IDEA_CHARS, EnhanceError, example_images, idea_enhance
 from gallery.remix import images_combine
 from gallery.serializers import _absolute, _storage_url
@@ -77,9 +78,7 @@ class CombineView(APIView):
 
     @extend_schema(request=InputSerializer, responses=OutputSerializer)
     def post(self, request: Request) -> Response:
-        body = self.InputSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
+        data = validated_input(self.InputSerializer, request)
         try:
             result, resolved = images_combine(
                 sources=data["sources"],
@@ -137,10 +136,9 @@ class EnhanceView(APIView):
 
     @extend_schema(request=InputSerializer, responses=OutputSerializer)
     def post(self, request: Request) -> Response:
-        body = self.InputSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        idea = validated_input(self.InputSerializer, request)["idea"]
         try:
-            enhancement = idea_enhance(idea=body.validated_data["idea"], user=request.user)
+            enhancement = idea_enhance(idea=idea, user=request.user)
         except EnhanceError as exc:
             raise ValidationError(str(exc)) from None
         images = example_images(enhancement=enhancement)

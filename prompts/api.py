@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api import validated_input
 from prompts.anatomy import prompt_anatomy
 from prompts.roles import ROLES
 from prompts.text import MAX_PROMPT_CHARS
@@ -46,9 +47,7 @@ class ParseView(APIView):
 
     @extend_schema(request=InputSerializer, responses=OutputSerializer)
     def post(self, request: Request) -> Response:
-        body = self.InputSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        return Response(prompt_anatomy(body.validated_data["prompt"]))
+        return Response(prompt_anatomy(validated_input(self.InputSerializer, request)["prompt"]))
 
 
 class ExpandView(APIView):
@@ -73,9 +72,7 @@ class ExpandView(APIView):
 
     @extend_schema(request=InputSerializer, responses=OutputSerializer)
     def post(self, request: Request) -> Response:
-        body = self.InputSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
+        data = validated_input(self.InputSerializer, request)
         try:
             prompts = prompt_expand(
                 text=data["prompt"],
