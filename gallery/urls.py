@@ -12,6 +12,7 @@ urlpatterns = [
     path("images/<int:image_id>/similar/", search_views.image_similar, name="similar"),
     path("u/<str:username>/", views.profile, name="profile"),
     path("enhance/", prompt_views.enhance, name="enhance"),
+    path("modifiers/", prompt_views.modifiers, name="modifiers"),
     path("accounts/signup/", views.signup, name="signup"),
     path("upload/", upload_views.upload_page, name="upload"),
     path("uploads/<int:upload_id>/preview/", upload_views.upload_preview, name="upload-preview"),

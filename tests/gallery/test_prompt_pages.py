@@ -40,3 +40,21 @@ def test_tiles_and_image_pages_can_add_to_the_remix_tray(client, make_image):
     assert 'id="remix-tray"' in page and "remix.js" in page
     search = client.get("/?q=fox").content.decode()
     assert f'class="tray-add" data-image-id="{image.id}"' in search
+
+
+def test_the_modifier_explorer_lists_modifiers_by_role_with_counts_and_examples(client, make_image):
+    from gallery.models import Image
+
+    first = make_image(prompt="a fox, oil painting, golden hour, 8k")
+    liked = make_image(prompt="a wolf, Oil Painting, 85mm")
+    make_image(prompt="a bear, watercolor")
+    Image.objects.filter(id=liked.id).update(like_count=3)
+    html = client.get("/modifiers/").content.decode()
+    style = html[html.index('id="role-style"') : html.index('id="role-lighting"')]
+    rows = re.findall(r'role-style"[^>]*>([^<]+)</a></td>\s*<td class="count">(\d+)', style)
+    assert rows == [("oil painting", "2"), ("watercolor", "1")]
+    # The most liked image is the first example; this month's bar is the full one.
+    oil = style[style.index("oil painting") : style.index("watercolor")]
+    assert oil.index(f"/images/{liked.id}/") < oil.index(f"/images/{first.id}/")
+    assert "▁▁▁▁▁█" in oil or "     █" in oil
+    assert "golden hour" in html and "85mm" in html
