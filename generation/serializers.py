@@ -108,6 +108,7 @@ class JobSerializer(serializers.ModelSerializer):
             "clip_skip",
             "rating",
             "source_image",
+            "remix",
             "attempts",
             "timings",
             "images",

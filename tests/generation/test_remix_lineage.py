@@ -90,6 +90,14 @@ def test_the_image_page_shows_remixed_from_with_the_diff_and_remixes_of_this(cli
     assert f'href="/images/{child.id}/"' in parent_html
 
 
+def test_the_job_api_shows_the_remix_record(api, remixed, bob):
+    knight, castle, job = remixed
+    api.force_authenticate(bob)
+    body = api.get(f"/api/jobs/{job.id}/").json()
+    assert body["remix"]["sources"] == [knight.id, castle.id]
+    assert body["remix"]["phrases"][0] == {"text": "a knight in armour", "source": knight.id}
+
+
 def test_the_image_detail_api_lists_parents_and_remixes(api, remixed):
     knight, castle, job = remixed
     child = job.images.order_by("id").first()
