@@ -67,6 +67,8 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/social.py
+	$(BIN)/python bench/anatomy.py
+	OMP_NUM_THREADS=1 $(BIN)/python bench/prompt_tools.py
 
 clean:
 	rm -rf var/test-* .pytest_cache

@@ -8,7 +8,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template import loader
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import Serializer
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
@@ -21,6 +23,13 @@ def _first_message(detail: Any, path: str = "") -> str:
         return _first_message(detail[0], path)
     text = str(detail)
     return f"{path}: {text}" if path else text
+
+
+def validated_input(serializer_class: type[Serializer], request: Request) -> dict[str, Any]:
+    """The request body through an action's ``InputSerializer``, or a 400 with the reason."""
+    body = serializer_class(data=request.data)
+    body.is_valid(raise_exception=True)
+    return body.validated_data
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:

@@ -244,6 +244,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ImageRatingEnum": "gallery.models.Image.Rating",
         "NsfwPreferenceEnum": "gallery.models.Profile.Mature",
+        "JobModeEnum": "generation.models.GenerationJob.Mode",
+        "WildcardModeEnum": "prompts.wildcards.MODES",
     },
 }
 API_MAX_PAGE_SIZE = 100
@@ -307,6 +309,8 @@ SD_MIN_SIDE = env_int("SD_MIN_SIDE", 64, minimum=8)
 SD_DEFAULT_SIZE = env_int("SD_DEFAULT_SIZE", 64 if SD_DEFAULT_MODEL == SD_TEST_MODEL_NAME else 512)
 SD_DEFAULT_STEPS = env_int("SD_DEFAULT_STEPS", 20, minimum=1)
 GENERATION_MAX_ACTIVE_JOBS = env_int("GENERATION_MAX_ACTIVE_JOBS", 4, minimum=1)
+# Wildcard files for the prompt tools: __colour__ reads colour.txt, one value a line.
+WILDCARDS_DIR = Path(env_str("WILDCARDS_DIR", str(VAR_DIR / "wildcards"))).resolve()
 GENERATION_MAX_ATTEMPTS = env_int("GENERATION_MAX_ATTEMPTS", 3, minimum=1)
 # A running job's lease; the worker's step callback renews it. A job whose lease ran out
 # belongs to a dead worker and is queued again (or failed after GENERATION_MAX_ATTEMPTS).

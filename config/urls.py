@@ -11,9 +11,11 @@ from config import health
 from config.api import api_not_found
 from config.metrics import metrics_view
 from gallery.api import ImageViewSet, PromptViewSet, SearchView
+from gallery.remix_api import CombineView, EnhanceView
 from gallery.social.api import CollectionViewSet, TokenView
 from gallery.views import LoginView
 from generation.api import JobViewSet
+from prompts.api import ExpandView, ParseView
 
 router = DefaultRouter()
 router.register("images", ImageViewSet, basename="image")
@@ -30,6 +32,11 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
     path("api/search/", SearchView.as_view(), name="api-search"),
+    # Before the router, whose prompts/<pk>/ would read "parse" as a primary key.
+    path("api/prompts/parse/", ParseView.as_view(), name="api-prompt-parse"),
+    path("api/prompts/combine/", CombineView.as_view(), name="api-prompt-combine"),
+    path("api/prompts/enhance/", EnhanceView.as_view(), name="api-prompt-enhance"),
+    path("api/prompts/expand/", ExpandView.as_view(), name="api-prompt-expand"),
     path("api/uploads/", include("gallery.uploads.urls")),
     path("api/", include("gallery.social.urls")),
     path("api/", include(router.urls)),

@@ -17,6 +17,7 @@ from config.pagination import KeysetPagination
 from gallery.filters import ImageFilter, image_filters_given
 from gallery.forms import SignupForm
 from gallery.models import Image
+from gallery.remix import image_parents, image_remixes
 from gallery.search_views import search_results
 from gallery.selectors import (
     DEFAULT_IMAGE_ORDERING,
@@ -36,6 +37,7 @@ from gallery.social.selectors import (
     image_ids_liked,
 )
 from gallery.uploads.selectors import upload_file_info
+from prompts.anatomy import prompt_anatomy
 
 
 class _GalleryOrdering:
@@ -100,7 +102,9 @@ def gallery_index(request: HttpRequest) -> HttpResponse:
 
 
 def image_detail(request: HttpRequest, image_id: int) -> HttpResponse:
-    """One image with its prompt, every parameter, copy buttons and keyboard navigation."""
+    """One image with its prompt (phrases highlighted by role), every parameter, copy buttons,
+    keyboard navigation, and its lineage: the images it was remixed from (with a phrase diff
+    against each) and the remixes of it, most liked first."""
     image = image_get(image_id=image_id, user=request.user)
     newer, older = image_neighbours(image=image, user=request.user)
     return render(
@@ -111,8 +115,9 @@ def image_detail(request: HttpRequest, image_id: int) -> HttpResponse:
             "newer": newer,
             "older": older,
             # Lineage strips follow the same visibility rule as every other list.
-            "parents": list(image_list(user=request.user).filter(remixes=image)[:12]),
-            "remixes": list(image_list(user=request.user).filter(parents=image)[:12]),
+            "parents": image_parents(image=image, user=request.user)[:12],
+            "remixes": list(image_remixes(image=image, user=request.user)[:12]),
+            "anatomy": prompt_anatomy(image.prompt.text),
             "file_info": upload_file_info(image=image, user=request.user),
             "edited_region": _edited_region(image),
             "liked_ids": image_ids_liked(user=request.user, image_ids=[image.id]),

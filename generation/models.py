@@ -79,6 +79,12 @@ class GenerationJob(models.Model):
     notes = models.JSONField(
         default=list, blank=True, help_text="What the user should know, e.g. a resized mask."
     )
+    remix = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="A prompt-tools remix: the source image ids, the strategy, and the source "
+        "of each phrase. Its images get every source as a parent.",
+    )
 
     progress = models.FloatField(default=0.0)
     preview = models.TextField(blank=True, default="", help_text="A small data: URL.")

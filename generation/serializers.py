@@ -122,6 +122,23 @@ class JobInputSerializer(serializers.Serializer):
         default=None,
         help_text="Inpaint a crop around the mask at the model's resolution, then paste back.",
     )
+    remix = serializers.JSONField(
+        required=False,
+        allow_null=True,
+        help_text='From the remix tray: {"sources": [image ids], "strategy", "phrases": '
+        '[{"text", "source"}]}. The images get every source as a parent.',
+    )
+
+    def validate_remix(self, value: Any) -> Any:
+        # The HTML form sends the object as a JSON string in a hidden field.
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            try:
+                return json.loads(value)
+            except ValueError:
+                raise serializers.ValidationError("remix is not valid JSON.") from None
+        return value
 
     def to_job_request(self) -> JobRequest:
         data = {k: (None if v == "" else v) for k, v in self.validated_data.items()}
@@ -167,6 +184,7 @@ class JobSerializer(serializers.ModelSerializer):
             "mask_blur",
             "only_masked",
             "notes",
+            "remix",
             "attempts",
             "timings",
             "images",

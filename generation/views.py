@@ -17,6 +17,8 @@ from generation.canvas import DEFAULT_MASK_BLUR, MAX_EXTEND, MAX_MASK_BLUR, MIN_
 from generation.pipelines import scheduler_names
 from generation.selectors import job_get, job_queue_position, jobs_of
 from generation.serializers import JobInputSerializer
+from generation.services.expand import jobs_create_expanded
+from prompts.text import MAX_PROMPT_CHARS
 
 
 def generate(request: HttpRequest) -> HttpResponse:
@@ -41,6 +43,8 @@ def generate(request: HttpRequest) -> HttpResponse:
         # Shown and editable; left as is, the job uses the source's own prompt anyway.
         initial["prompt"] = source.prompt.text
         initial["negative_prompt"] = source.prompt.negative_text
+    elif request.GET.get("prompt"):
+        initial["prompt"] = request.GET["prompt"][:MAX_PROMPT_CHARS]  # from the enhancer
     return render(request, "generation/generate.html", _form_context(initial, source))
 
 
@@ -60,8 +64,11 @@ def _form_context(values: dict, source: object | None, errors: dict | None = Non
 
 def _submit(request: HttpRequest) -> HttpResponse:
     values = {k: v for k, v in request.POST.items() if k != "csrfmiddlewaretoken"}
-    data = {k: v for k, v in values.items() if v != ""}
+    data = {k: v for k, v in values.items() if v != "" and k not in ("wildcards", "expand_count")}
     serializer = JobInputSerializer(data=data)
+    wildcards = values.get("wildcards", "")
+    if serializer.is_valid() and wildcards:
+        return _submit_expanded(request, serializer, values)
     if serializer.is_valid():
         try:
             job, _ = services.job_create(owner=request.user, request=serializer.to_job_request())
@@ -76,6 +83,28 @@ def _submit(request: HttpRequest) -> HttpResponse:
     return render(
         request, "generation/generate.html", _form_context(values, None, errors), status=400
     )
+
+
+def _submit_expanded(
+    request: HttpRequest, serializer: JobInputSerializer, values: dict
+) -> HttpResponse:
+    """The wildcard option: one job per expanded prompt, then the jobs page."""
+    count = values.get("expand_count", "")
+    try:
+        jobs_create_expanded(
+            owner=request.user,
+            request=serializer.to_job_request(),
+            mode=values["wildcards"],
+            count=int(count) if count.isdigit() else None,
+        )
+    except services.JobInputError as exc:
+        return render(
+            request,
+            "generation/generate.html",
+            _form_context(values, None, {"detail": str(exc)}),
+            status=400,
+        )
+    return redirect("generation:jobs")
 
 
 @login_required

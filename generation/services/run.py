@@ -249,6 +249,7 @@ def job_complete(
             logger.info("job %s: attempt %s lost the job, results dropped", job.id, attempt)
             return False
         stored = []
+        parents = _parents(job)
         for index, pixels in enumerate(images):
             flagged = index < len(nsfw) and nsfw[index]
             params = GenerationParams(
@@ -272,7 +273,7 @@ def job_complete(
                     params=params,
                     source=Image.Source.GENERATED,
                     rating="explicit" if flagged else job.rating,
-                    parents=[job.source_image] if job.source_image_id else [],
+                    parents=parents,
                     origin_key=f"job:{job.id}:{index}",
                 )
             )
@@ -285,6 +286,14 @@ def job_complete(
     return True
 
 
+def _parents(job: GenerationJob) -> list[Image]:
+    """The source image, and every source of a remix that still exists."""
+    parents = [job.source_image] if job.source_image_id else []
+    remix_ids = [i for i in (job.remix or {}).get("sources", []) if i != job.source_image_id]
+    parents += list(Image.objects.filter(id__in=remix_ids).order_by("id"))
+    return parents
+
+
 def _extra(job: GenerationJob) -> dict[str, Any]:
     extra: dict[str, Any] = {"Job": job.id}
     if job.mode != Mode.TXT2IMG:
@@ -295,6 +304,10 @@ def _extra(job: GenerationJob) -> dict[str, Any]:
         extra["Parent image"] = job.source_image_id
     if job.mode in GenerationJob.CANVAS_MODES:
         extra |= canvas_extra(job=job)
+    if job.remix:
+        # A dict: kept in the image's extra for the image page, left out of the infotext.
+        extra["Remix"] = job.remix
+        extra["Remixed from"] = ", ".join(str(i) for i in job.remix.get("sources", []))
     return extra
 
 

@@ -89,6 +89,7 @@ class JobRequest:
     extend: dict[str, Any] | None = None
     mask_blur: int | None = None
     only_masked: bool | None = None
+    remix: dict[str, Any] | None = None
 
     def fingerprint(self) -> str:
         """A stable hash of what was asked, for Idempotency-Key replays."""
@@ -153,6 +154,7 @@ def _resolve(request: JobRequest, *, owner: AbstractBaseUser) -> dict[str, Any]:
         "rating": _pick(request.rating, "safe"),
         "strength": _pick(request.strength, DEFAULT_STRENGTH.get(request.mode)),
         "source_image": source,
+        "remix": _remix(request.remix, owner=owner),
         "seed": request.seed if request.seed not in (None, -1) else secrets.randbelow(MAX_SEED),
     }
     if canvas_mode:
@@ -184,6 +186,48 @@ def _resolve(request: JobRequest, *, owner: AbstractBaseUser) -> dict[str, Any]:
         fields["steps"] = max(int(fields["steps"]), math.ceil(1 / float(fields["strength"])))
     _validate(fields, scheduler_names())
     return fields
+
+
+MAX_REMIX_PHRASES = 200
+
+
+def _remix(remix: dict[str, Any] | None, *, owner: AbstractBaseUser) -> dict[str, Any]:
+    """The remix record of a job: source images the owner can see, strategy, phrase sources.
+
+    What the remix tray sends with a combined prompt; the job's images get the sources as
+    parents, and the image page shows which phrase came from which.
+    """
+    from prompts.remix import MAX_SOURCES, STRATEGIES
+
+    if not remix:
+        return {}
+    if not isinstance(remix, dict):
+        raise JobInputError("remix must be an object with sources, strategy and phrases.")
+    sources = remix.get("sources")
+    if (
+        not isinstance(sources, list)
+        or not 1 <= len(sources) <= MAX_SOURCES
+        or not all(isinstance(s, int) and not isinstance(s, bool) for s in sources)
+    ):
+        raise JobInputError(f"remix.sources must list 1 to {MAX_SOURCES} image ids.")
+    for image_id in sources:
+        try:
+            image_get(image_id=image_id, user=owner)
+        except Http404:
+            raise JobInputError(f"There is no image {image_id}.") from None
+    strategy = remix.get("strategy", "merge")
+    if strategy not in STRATEGIES:
+        raise JobInputError(f"remix.strategy must be one of {', '.join(STRATEGIES)}.")
+    phrases = remix.get("phrases") or []
+    if not isinstance(phrases, list) or len(phrases) > MAX_REMIX_PHRASES:
+        raise JobInputError(f"remix.phrases must list at most {MAX_REMIX_PHRASES} phrases.")
+    kept = []
+    for phrase in phrases:
+        if not isinstance(phrase, dict) or not isinstance(phrase.get("text"), str):
+            raise JobInputError('Each of remix.phrases is {"text", "source"}.')
+        source = phrase.get("source")
+        kept.append({"text": phrase["text"][:500], "source": source if source in sources else None})
+    return {"sources": list(dict.fromkeys(sources)), "strategy": strategy, "phrases": kept}
 
 
 def _validate(fields: dict[str, Any], schedulers: list[str]) -> None:
