@@ -7,7 +7,9 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template import loader
 from django.views.decorators.csrf import csrf_exempt
+from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import Serializer
@@ -23,6 +25,22 @@ def _first_message(detail: Any, path: str = "") -> str:
         return _first_message(detail[0], path)
     text = str(detail)
     return f"{path}: {text}" if path else text
+
+
+class JsonActionMixin:
+    """Actions (parse, combine, enhance, expand) take JSON bodies only, as the contract says:
+    a form-encoded body cannot carry their nested values or nulls, so it is a 415."""
+
+    parser_classes = [JSONParser]
+
+
+class StrictCharField(serializers.CharField):
+    """A text field that refuses numbers and booleans instead of turning them into text."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 def validated_input(serializer_class: type[Serializer], request: Request) -> dict[str, Any]:

@@ -12,18 +12,25 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import validated_input
+from config.api import JsonActionMixin, StrictCharField, validated_input
 from gallery.enhance import MAX_IDEA_CHARS, EnhanceError, example_images, idea_enhance
 from gallery.remix import images_combine
 from gallery.serializers import _absolute, _storage_url
 from prompts.remix import MAX_SOURCE_WEIGHT, MAX_SOURCES, STRATEGIES, CombineError
 from prompts.text import MAX_PROMPT_CHARS
 
+MAX_IMAGE_ID = 2**63 - 1
+
 
 @extend_schema_field(
     {
         "oneOf": [
-            {"type": "integer", "minimum": 1, "description": "An image id."},
+            {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": MAX_IMAGE_ID,
+                "description": "An image id.",
+            },
             {
                 "type": "object",
                 "properties": {
@@ -41,12 +48,13 @@ class _SourceField(serializers.Field):
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, bool):
             raise ValidationError("A source is an image id or an object with a prompt.")
-        if isinstance(data, int):
-            if data < 1:
-                raise ValidationError("Image ids are positive.")
-            return data
         if isinstance(data, str) and data.isdigit():
-            return int(data)
+            data = int(data)
+        if isinstance(data, int):
+            # Beyond a 64-bit id no image can exist (and the database could not even compare).
+            if not 1 <= data <= MAX_IMAGE_ID:
+                raise ValidationError(f"There is no image {data}.")
+            return data
         if isinstance(data, dict):
             prompt = data.get("prompt")
             negative = data.get("negative_prompt", "")
@@ -61,7 +69,7 @@ class _SourceField(serializers.Field):
         return value
 
 
-class CombineView(APIView):
+class CombineView(JsonActionMixin, APIView):
     """``POST /api/prompts/combine/``: one prompt from 2-5 images or prompts.
 
     Every phrase of the result says which source it came from: the image id for an image
@@ -132,7 +140,7 @@ class CombineView(APIView):
         )
 
 
-class EnhanceView(APIView):
+class EnhanceView(JsonActionMixin, APIView):
     """``POST /api/prompts/enhance/``: modifiers for a plain idea, and three enhanced prompts.
 
     Suggestions are grouped by role, ranked by how often they appear in the gallery prompts
@@ -144,7 +152,7 @@ class EnhanceView(APIView):
 
     @extend_schema_serializer(component_name="EnhanceInput")
     class InputSerializer(serializers.Serializer):
-        idea = serializers.CharField(max_length=MAX_IDEA_CHARS)
+        idea = StrictCharField(max_length=MAX_IDEA_CHARS)
 
     @extend_schema_serializer(component_name="EnhanceOutput")
     class OutputSerializer(serializers.Serializer):

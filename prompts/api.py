@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import validated_input
+from config.api import JsonActionMixin, StrictCharField, validated_input
 from prompts.anatomy import prompt_anatomy
 from prompts.roles import ROLES
 from prompts.text import MAX_PROMPT_CHARS
@@ -28,14 +28,14 @@ class PhraseSerializer(serializers.Serializer):
     chunk = serializers.IntegerField(help_text="The 75-token CLIP chunk it starts in.")
 
 
-class ParseView(APIView):
+class ParseView(JsonActionMixin, APIView):
     """``POST /api/prompts/parse/``: a prompt's phrases with weight and role, and its tokens."""
 
     permission_classes = [AllowAny]
 
     @extend_schema_serializer(component_name="ParseInput")
     class InputSerializer(serializers.Serializer):
-        prompt = serializers.CharField(
+        prompt = StrictCharField(
             max_length=MAX_PROMPT_CHARS, allow_blank=True, trim_whitespace=False
         )
 
@@ -52,7 +52,7 @@ class ParseView(APIView):
         return Response(prompt_anatomy(validated_input(self.InputSerializer, request)["prompt"]))
 
 
-class ExpandView(APIView):
+class ExpandView(JsonActionMixin, APIView):
     """``POST /api/prompts/expand/``: the prompts a wildcard template stands for.
 
     Submit each as a job (``POST /api/jobs/``), or use the generate form's wildcard option,
@@ -63,7 +63,7 @@ class ExpandView(APIView):
 
     @extend_schema_serializer(component_name="ExpandInput")
     class InputSerializer(serializers.Serializer):
-        prompt = serializers.CharField(max_length=MAX_PROMPT_CHARS)
+        prompt = StrictCharField(max_length=MAX_PROMPT_CHARS)
         mode = serializers.ChoiceField(choices=MODES, default="combinatorial")
         count = serializers.IntegerField(
             required=False, allow_null=True, min_value=1, max_value=MAX_EXPANSIONS

@@ -100,4 +100,4 @@ def test_the_schema_documents_the_canvas_fields(api):
     schema = api.get("/api/schema/?format=json").json()
     fields = schema["components"]["schemas"]["JobInputRequest"]["properties"]
     assert {"mask", "extend", "mask_blur", "only_masked"} <= set(fields)
-    assert {"inpaint", "outpaint"} <= set(schema["components"]["schemas"]["ModeEnum"]["enum"])
+    assert {"inpaint", "outpaint"} <= set(schema["components"]["schemas"]["JobModeEnum"]["enum"])
