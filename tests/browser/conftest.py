@@ -1,0 +1,130 @@
+"""Browser tests: Debian's Chromium driven by Playwright against a live server.
+
+Every flow runs twice, on a desktop and a phone viewport (the ``viewport`` fixture's params).
+The tests carry the ``browser`` marker, which the plain suite deselects (pyproject's addopts);
+``make test-e2e`` runs them. Each test leaves a screenshot of its end state in SCREENSHOTS.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = Path(os.environ.get("E2E_SCREENSHOTS", ROOT / "var" / "e2e-screenshots"))
+VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.browser)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if SCREENSHOTS.exists() and any(SCREENSHOTS.iterdir()):
+        count = len(list(SCREENSHOTS.glob("*.png")))
+        terminalreporter.write_line(f"Browser screenshots ({count}): {SCREENSHOTS}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _async_unsafe_ok() -> None:
+    # Playwright's sync API keeps an event loop running in this thread; Django's guard against
+    # ORM calls from async code would then refuse the live server's database setup.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.fail(
+            "Chromium is not installed: `make test-e2e` installs it (apt-get install chromium)"
+        )
+    return {
+        **browser_type_launch_args,
+        "executable_path": executable,
+        "args": [*browser_type_launch_args.get("args", []), "--disable-gpu", "--disable-quic"],
+    }
+
+
+@pytest.fixture(params=list(VIEWPORTS))
+def viewport(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def browser_context_args(browser_context_args: dict, viewport: str) -> dict:
+    return {
+        **browser_context_args,
+        "viewport": VIEWPORTS[viewport],
+        "permissions": ["clipboard-read", "clipboard-write"],
+        "has_touch": viewport == "phone",
+    }
+
+
+@pytest.fixture
+def site(live_server, page: Page, request: pytest.FixtureRequest) -> Iterator[Site]:
+    """The live server seen through the page; takes the end-state screenshot afterwards."""
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.set_default_timeout(10_000)
+    site = Site(live_server.url, page, errors)
+    yield site
+    site.screenshot(request.node.name)
+    assert not errors, f"JavaScript errors in the page: {errors}"
+
+
+class Site:
+    def __init__(self, url: str, page: Page, errors: list[str]) -> None:
+        self.url = url
+        self.page = page
+        self.errors = errors
+
+    def go(self, path: str) -> Page:
+        self.page.goto(self.url + path)
+        return self.page
+
+    def login(self, username: str, password: str) -> None:
+        self.go("/accounts/login/")
+        self.page.fill("input[name=username]", username)
+        self.page.fill("input[name=password]", password)
+        self.page.locator("main button[type=submit], main input[type=submit]").first.click()
+        self.page.wait_for_url(re.compile(r"^(?!.*/accounts/login/).*$"))
+
+    def screenshot(self, name: str) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / (re.sub(r"[^\w.-]+", "-", name).strip("-") + ".png")
+        self.page.screenshot(path=str(path), full_page=False)
+        return path
+
+
+MakeImages = Callable[..., list]
+
+
+@pytest.fixture
+def make_images(make_image) -> MakeImages:
+    """``count`` gallery images with distinct prompts and shapes (newest last)."""
+
+    def make(count: int, *, prefix: str = "a painting of lighthouse", **kwargs) -> list:
+        shapes = [(64, 64), (64, 96), (96, 64)]
+        images = []
+        for n in range(count):
+            width, height = shapes[n % 3]
+            images.append(
+                make_image(prompt=f"{prefix} number {n}", width=width, height=height, **kwargs)
+            )
+        return images
+
+    return make
