@@ -96,6 +96,13 @@ class Site:
         self.page.goto(self.url + path)
         return self.page
 
+    def login_as(self, user) -> None:
+        """Sign ``user`` in through the login page (with a password set for the purpose)."""
+        password = f"{user.username}-browser-password"
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        self.login(user.username, password)
+
     def login(self, username: str, password: str) -> None:
         self.go("/accounts/login/")
         self.page.fill("input[name=username]", username)
@@ -128,3 +135,42 @@ def make_images(make_image) -> MakeImages:
         return images
 
     return make
+
+
+@pytest.fixture(scope="session")
+def _worker_stack(django_db_setup, django_db_blocker, tiny_model_dir, tmp_path_factory):
+    """gunicorn + one real Celery worker on the test database, shared by the whole session.
+
+    Starting both costs ~10 s of imports, so the job tests share one pair; each test's
+    transactional database is flushed under them, which they do not mind.
+    """
+    from tests.generation.test_worker_e2e import Stack
+
+    tmp = tmp_path_factory.mktemp("stack")
+    with django_db_blocker.unblock():
+        stack = Stack(
+            tmp, f"sqla+sqlite:///{tmp / 'broker.sqlite3'}", tiny_model_dir, tmp / "media"
+        )
+    stack.start_web()
+    stack.start_worker()
+    yield stack
+    stack.stop_all()
+
+
+@pytest.fixture
+def worker_site(_worker_stack, transactional_db, settings, page: Page, request):
+    """Like ``site``, but against the gunicorn + worker stack (jobs really run)."""
+    from django.conf import global_settings
+
+    # Images the test makes go where the stack's web process serves them from, and passwords
+    # are hashed the way it checks them.
+    settings.MEDIA_ROOT = _worker_stack.env["MEDIA_ROOT"]
+    settings.PASSWORD_HASHERS = global_settings.PASSWORD_HASHERS
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.set_default_timeout(10_000)
+    site = Site(_worker_stack.url, page, errors)
+    site.stack = _worker_stack
+    yield site
+    site.screenshot(request.node.name)
+    assert not errors, f"JavaScript errors in the page: {errors}"

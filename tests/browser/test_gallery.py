@@ -43,7 +43,7 @@ def test_thumbnails_reserve_their_box_before_the_image_arrives(site, make_images
     for route in held:
         route.continue_()
     page.wait_for_function(
-        "() => Array.from(document.querySelectorAll('#grid img')).every(i => i.complete && i.naturalWidth)"
+        "() => [...document.querySelectorAll('#grid img')].every(i => i.complete && i.naturalWidth)"
     )
     boxes_after = [tile.bounding_box() for tile in page.locator("#grid .tile img").all()]
     assert boxes_after == boxes_before
