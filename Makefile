@@ -73,7 +73,7 @@ test-e2e: $(VENV)/.installed chromium
 test: lint check test-sqlite test-postgres test-e2e
 
 # CPU benchmarks (figures in bench/README.md); bench/generation_gpu.py needs a CUDA machine.
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed chromium
 	$(BIN)/python bench/api_list.py
 	OMP_NUM_THREADS=1 $(BIN)/python bench/generation.py
 	OMP_NUM_THREADS=1 $(BIN)/python bench/canvas.py
@@ -81,6 +81,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/relevance/run.py
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/load.py
+	$(BIN)/python bench/browser.py
 
 clean:
 	rm -rf var/test-* .pytest_cache
