@@ -3,6 +3,13 @@
 Every flow runs twice, on a desktop and a phone viewport (the ``viewport`` fixture's params).
 The tests carry the ``browser`` marker, which the plain suite deselects (pyproject's addopts);
 ``make test-e2e`` runs them. Each test leaves a screenshot of its end state in SCREENSHOTS.
+
+Adding a flow: one ``test_<flow>.py`` here, marked
+``pytestmark = pytest.mark.django_db(transaction=True)``, with tests taking ``site``
+(pytest-django's in-process live server: pages, htmx, uploads) or ``worker_site`` (gunicorn
+and a real Celery worker, for anything that runs a job). Both give the page at the current
+viewport, fail the test on any JavaScript error and take the screenshot;
+``site.login_as(user)`` signs in through the login form.
 """
 
 from __future__ import annotations
