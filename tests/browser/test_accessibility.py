@@ -43,9 +43,13 @@ def test_every_control_is_reachable_by_keyboard_with_a_visible_focus_ring(site, 
         assert not missing, f"{path}: not reachable by Tab: {sorted(missing)}"
 
 
-def test_text_contrast_meets_wcag_aa(site, pages):
+def test_text_contrast_meets_wcag_aa_and_every_image_has_alt_text(site, pages):
     for path in pages:
         page = site.go(path)
+        unlabelled = page.eval_on_selector_all(
+            "img", "imgs => imgs.filter(i => !i.alt.trim()).map(i => i.outerHTML)"
+        )
+        assert not unlabelled, f"{path}: images without alt text: {unlabelled}"
         result = probe(page, "lowContrast")
         assert result["checked"] > 5, path
         assert not result["failures"], f"{path}: {result['failures']}"
