@@ -8,6 +8,9 @@ from playwright.sync_api import Route, expect
 pytestmark = pytest.mark.django_db(transaction=True)
 
 TILE_IDS = "Array.from(document.querySelectorAll('#grid .tile')).map(t => t.id)"
+# Each tile's place in the document (not the viewport, which scrolls).
+POSITIONS = """() => Object.fromEntries(Array.from(document.querySelectorAll('#grid .tile')).map(
+    t => { const r = t.getBoundingClientRect(); return [t.id, [r.left, r.top + scrollY]]; }))"""
 
 
 def test_scrolling_loads_pages_two_and_three_without_duplicates(site, make_images):
@@ -15,9 +18,13 @@ def test_scrolling_loads_pages_two_and_three_without_duplicates(site, make_image
     page = site.go("/")
     tiles = page.locator("#grid .tile")
     expect(tiles).to_have_count(30)
+    first_page = page.evaluate(POSITIONS)
     for expected in (60, 65):
         page.locator(".sentinel").last.scroll_into_view_if_needed()
         expect(tiles).to_have_count(expected)
+        # Tiles already on the page stay where they are when more arrive (no reflow).
+        now = page.evaluate(POSITIONS)
+        assert {key: now[key] for key in first_page} == first_page
     ids = page.evaluate(TILE_IDS)
     assert len(ids) == len(set(ids)) == 65
     assert ids == [f"tile-{image.id}" for image in reversed(made)]  # newest first, in order
