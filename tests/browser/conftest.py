@@ -4,12 +4,12 @@ Every flow runs twice, on a desktop and a phone viewport (the ``viewport`` fixtu
 The tests carry the ``browser`` marker, which the plain suite deselects (pyproject's addopts);
 ``make test-e2e`` runs them. Each test leaves a screenshot of its end state in SCREENSHOTS.
 
-Adding a flow: one ``test_<flow>.py`` here, marked
-``pytestmark = pytest.mark.django_db(transaction=True)``, with tests taking ``site``
-(pytest-django's in-process live server: pages, htmx, uploads) or ``worker_site`` (gunicorn
-and a real Celery worker, for anything that runs a job). Both give the page at the current
-viewport, fail the test on any JavaScript error and take the screenshot;
-``site.login_as(user)`` signs in through the login form.
+Adding a flow: one ``test_<flow>.py`` here, marked ``pytestmark = [pytest.mark.browser,
+pytest.mark.django_db(transaction=True)]``, with tests taking ``site`` (pytest-django's
+in-process live server: pages, htmx, uploads) or ``worker_site`` (gunicorn and a real Celery
+worker, for anything that runs a job). Both give the page at the current viewport, fail the
+test on any JavaScript error and take the screenshot; ``site.login_as(user)`` signs in
+through the login form.
 """
 
 from __future__ import annotations
@@ -28,19 +28,8 @@ SCREENSHOTS = Path(os.environ.get("E2E_SCREENSHOTS", ROOT / "var" / "e2e-screens
 VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    here = Path(__file__).parent
-    for item in items:
-        if here in Path(item.fspath).parents:
-            item.add_marker(pytest.mark.browser)
-
-
-def pytest_sessionstart(session: pytest.Session) -> None:
-    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
-
-
 def pytest_terminal_summary(terminalreporter) -> None:
-    if SCREENSHOTS.exists() and any(SCREENSHOTS.iterdir()):
+    if Site.cleared:  # this run took screenshots
         count = len(list(SCREENSHOTS.glob("*.png")))
         terminalreporter.write_line(f"Browser screenshots ({count}): {SCREENSHOTS}")
 
@@ -117,7 +106,12 @@ class Site:
         self.page.locator("main button[type=submit], main input[type=submit]").first.click()
         self.page.wait_for_url(re.compile(r"^(?!.*/accounts/login/).*$"))
 
+    cleared = False  # the folder holds this run's screenshots only (cleared at the first one)
+
     def screenshot(self, name: str) -> Path:
+        if not Site.cleared:
+            shutil.rmtree(SCREENSHOTS, ignore_errors=True)
+            Site.cleared = True
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         path = SCREENSHOTS / (re.sub(r"[^\w.-]+", "-", name).strip("-") + ".png")
         self.page.screenshot(path=str(path), full_page=False)

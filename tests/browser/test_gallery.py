@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Route, expect
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 TILE_IDS = "Array.from(document.querySelectorAll('#grid .tile')).map(t => t.id)"
 # Each tile's place in the document (not the viewport, which scrolls).

@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 
 from gallery.models import Image
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def submit(page: Page, prompt: str, *, size: int, steps: int, seed: int) -> int:

@@ -8,7 +8,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 TILE_IDS = "() => Array.from(document.querySelectorAll('#grid .tile')).map(t => t.id)"
 

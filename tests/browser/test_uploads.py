@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from tests.gallery.uploads import files
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 A1111 = {
     "prompt": "masterpiece, (a red fox:1.2) in the snow, <lora:add_detail:0.8>",
