@@ -84,4 +84,4 @@ bench: $(VENV)/.installed chromium
 	$(BIN)/python bench/browser.py
 
 clean:
-	rm -rf var/test-* .pytest_cache
+	rm -rf var/test-* var/e2e-screenshots .pytest_cache
