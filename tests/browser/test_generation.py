@@ -53,7 +53,8 @@ def test_a_job_shows_progress_and_previews_then_lands_in_my_jobs_and_the_gallery
     site = worker_site
     site.login_as(alice)
     page = site.go("/generate/")
-    job_id = submit(page, "a lighthouse at dusk, oil painting", size=128, steps=100, seed=7)
+    # Long enough (~4 s on an idle 2-core machine) for the 1 s polling to show several steps.
+    job_id = submit(page, "a lighthouse at dusk, oil painting", size=192, steps=120, seed=7)
     progress, previews = watch(page, 90)
     expect(page.locator("#job-status .status-succeeded")).to_have_text("Succeeded")
     assert len([value for value in progress if 0 < value < 1]) >= 2, progress
@@ -66,7 +67,7 @@ def test_a_job_shows_progress_and_previews_then_lands_in_my_jobs_and_the_gallery
     (image,) = Image.objects.filter(generation_jobs=job_id)
     # A second job, cancelled while it runs.
     page = site.go("/generate/")
-    second = submit(page, "a job to cancel", size=128, steps=150, seed=8)
+    second = submit(page, "a job to cancel", size=256, steps=150, seed=8)  # ~15 s: time to cancel
     expect(page.locator("#job-status .status-running")).to_be_visible(timeout=60_000)
     page.get_by_role("button", name="Cancel").click()
     expect(page.locator("#job-status .status-cancelled")).to_be_visible(timeout=15_000)
