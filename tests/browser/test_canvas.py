@@ -19,6 +19,7 @@ def test_painting_a_mask_makes_an_inpainted_image_with_its_edited_region(
     page = site.go(f"/images/{source.id}/")
     page.get_by_role("link", name="Edit on canvas").click()
     expect(page).to_have_url(f"{site.url}/images/{source.id}/canvas/")
+    page.wait_for_load_state("load")  # canvas.js is deferred: the form is plain HTML before it
     # Submitting with nothing painted says what to do.
     page.get_by_role("button", name="Paint", exact=True).click()
     expect(page.locator("#canvas-error")).to_contain_text("Paint the area to change")
