@@ -61,5 +61,9 @@ def test_painting_a_mask_makes_an_inpainted_image_with_its_edited_region(
     overlay.scroll_into_view_if_needed()
     expect(overlay).to_have_js_property("complete", True)
     assert overlay.evaluate("img => img.naturalWidth") > 0
+    # Shown large enough to see, and exactly over the image it marks.
+    picture = region.get_by_role("img", name="This image").bounding_box()
+    assert picture and picture["width"] >= 200
+    assert overlay.bounding_box() == picture
     # The result remembers where it came from.
     expect(page.locator(f"a[href='/images/{source.id}/'] img")).to_have_count(1)
