@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install run worker test test-sqlite test-postgres lint fmt check bench clean
+.PHONY: install run worker test test-sqlite test-postgres test-e2e chromium lint fmt check bench clean
 
 # Installs (or updates) the virtual environment whenever pyproject.toml changed since the last
 # install, and on a fresh clone; `make install` forces it.
@@ -55,10 +55,26 @@ test-sqlite: $(VENV)/.installed
 test-postgres: $(VENV)/.installed
 	OMP_NUM_THREADS=1 $(BIN)/python scripts/with_postgres.py -- $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test: lint check test-sqlite test-postgres
+# Browser tests (tests/browser, marker `browser`, deselected from the runs above): Playwright
+# drives Debian's Chromium; Playwright's own browser download is never used.
+chromium:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "Installing Chromium with apt-get (~25 s) ..."; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "Chromium is missing. Install it as root: sudo apt-get install -y chromium"; \
+		echo "(or put any Chromium build on PATH as 'chromium'), then run make test-e2e again."; \
+		exit 1; \
+	fi
+
+test-e2e: $(VENV)/.installed chromium
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest tests/browser -m browser $(PYTEST_ARGS)
+
+test: lint check test-sqlite test-postgres test-e2e
 
 # CPU benchmarks (figures in bench/README.md); bench/generation_gpu.py needs a CUDA machine.
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed chromium
 	$(BIN)/python bench/api_list.py
 	OMP_NUM_THREADS=1 $(BIN)/python bench/generation.py
 	OMP_NUM_THREADS=1 $(BIN)/python bench/canvas.py
@@ -69,6 +85,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/social.py
 	$(BIN)/python bench/anatomy.py
 	OMP_NUM_THREADS=1 $(BIN)/python bench/prompt_tools.py
+	$(BIN)/python bench/browser.py
 
 clean:
-	rm -rf var/test-* .pytest_cache
+	rm -rf var/test-* var/e2e-screenshots .pytest_cache

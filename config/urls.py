@@ -54,5 +54,9 @@ if settings.SERVE_MEDIA:
     # Local-disk media for the embedded default; production puts a web server or object store
     # in front of MEDIA_ROOT instead.
     urlpatterns += [
-        re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
+        # MEDIA_ROOT is read per request, so tests that move it (and their live servers) work.
+        re_path(
+            r"^media/(?P<path>.*)$",
+            lambda request, path: serve(request, path, document_root=settings.MEDIA_ROOT),
+        ),
     ]

@@ -85,6 +85,7 @@ class JobProgress:
         self.interval = interval
         self.preview_every = max(1, job.steps // 8)
         self._last = 0.0
+        self._last_preview_step = 0
 
     def renew(self, **fields: Any) -> bool:
         lease = timezone.now() + timedelta(seconds=settings.GENERATION_LEASE_SECONDS)
@@ -100,7 +101,10 @@ class JobProgress:
             return True
         self._last = now
         fields: dict[str, Any] = {"progress": min(1.0, step / max(1, total)) * 0.99}
-        if step % self.preview_every == 0 or step == total:
+        # "At least every N steps", not "on steps divisible by N": the time throttle above lets
+        # only arbitrary steps through, which rarely were multiples of N (previews froze).
+        if step - self._last_preview_step >= self.preview_every or step == total:
+            self._last_preview_step = step
             fields["preview"] = _data_url(preview())
         return self.renew(**fields)
 

@@ -186,6 +186,23 @@ def test_progress_and_a_preview_are_recorded_while_running(alice):
     assert job.preview.startswith("data:image/webp;base64,")
 
 
+def test_previews_keep_coming_when_the_time_throttle_lets_odd_steps_through(alice):
+    # 80 steps: a preview is due every 10. The throttle passes steps 7, 19, 33, ... (none a
+    # multiple of 10); each write that is 10 or more steps after the last preview carries one.
+    job, _ = services.job_create(owner=alice, request=JobRequest(prompt="a fox", steps=80))
+    job, attempt = services.job_claim(job_id=job.id)
+    progress = services.JobProgress(job, attempt, interval=0)
+    previews = []
+    for step in (7, 19, 33, 41, 53):
+        progress(step, 80, lambda s=step: PILImage.new("RGB", (8, 8), (3 * s, 0, 0)))
+        job.refresh_from_db()
+        previews.append(job.preview)
+    # 7: too early; 19 and 33: new previews; 41 is only 8 steps after 33; 53: a new one.
+    assert previews[0] == ""
+    assert previews[2] == previews[3]
+    assert len({previews[1], previews[2], previews[4]}) == 3
+
+
 def test_a_worker_that_lost_its_lease_cannot_complete(alice):
     job, _ = services.job_create(owner=alice, request=JobRequest(prompt="a fox", steps=2))
     job, first_attempt = services.job_claim(job_id=job.id)
