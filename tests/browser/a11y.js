@@ -48,6 +48,9 @@
     "a[href], button, input, select, textarea, [tabindex]:not([tabindex='-1'])"
   )).filter((el) => !el.disabled && el.type !== "hidden" && el.tabIndex >= 0 &&
       getComputedStyle(el).visibility !== "hidden" && el.getClientRects().length > 0 &&
+      // A closed <details> keeps layout boxes for its content in Chromium (content-visibility),
+      // but nothing in it except the summary can take focus until it is opened.
+      !(el.closest("details:not([open])") && !el.closest("summary")) &&
       !el.closest(".tile-full"))
     .map((el) => el.id || (el.tagName + ":" + (el.getAttribute("href") || el.name || el.textContent.trim().slice(0, 30)))),
   // Text whose contrast with what is behind it is below WCAG AA (4.5:1, 3:1 for large text).
