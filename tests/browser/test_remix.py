@@ -7,6 +7,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.test_accessibility import probe
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
@@ -41,6 +43,9 @@ def test_two_images_remixed_in_the_tray_make_an_image_that_lists_both_sources(
     expect(phrases.filter(has_text="watercolor")).to_have_attribute(
         "title", re.compile(f"from image {harbour.id}$")
     )
+    # The open tray is readable on the dark theme (WCAG AA), like the rest of the page.
+    contrast = probe(page, "lowContrast")
+    assert not contrast["failures"], contrast["failures"]
     combined = tray.locator("[name=result_prompt]").input_value()
     assert "fox" in combined and "watercolor" in combined, combined
     tray.get_by_role("button", name="Open in the generator").click()
@@ -57,6 +62,7 @@ def test_two_images_remixed_in_the_tray_make_an_image_that_lists_both_sources(
     expect(page).to_have_url(re.compile(r"/images/\d+/$"))
     lineage = page.locator("section[aria-labelledby=parents-title]")
     expect(lineage.get_by_role("heading", name="Remixed from")).to_be_visible()
+    lineage.scroll_into_view_if_needed()  # for the end-state screenshot
     for source in (fox, harbour):
         expect(lineage.locator(f".lineage a[href='/images/{source.id}/'] img")).to_have_attribute(
             "alt", source.prompt.text
