@@ -63,6 +63,8 @@ def test_two_images_remixed_in_the_tray_make_an_image_that_lists_both_sources(
     lineage = page.locator("section[aria-labelledby=parents-title]")
     expect(lineage.get_by_role("heading", name="Remixed from")).to_be_visible()
     lineage.scroll_into_view_if_needed()  # for the end-state screenshot
+    contrast = probe(page, "lowContrast")
+    assert not contrast["failures"], contrast["failures"]
     for source in (fox, harbour):
         expect(lineage.locator(f".lineage a[href='/images/{source.id}/'] img")).to_have_attribute(
             "alt", source.prompt.text
