@@ -51,11 +51,18 @@
     });
     weights.hidden = tray.querySelector("[name=strategy]").value !== "weighted";
     tray.querySelector(".tray-combine").disabled = items.length < 2;
+    reserveSpace(tray);
     document.querySelectorAll(".tray-add").forEach(function (button) {
       var inTray = items.some(function (i) { return String(i.id) === button.getAttribute("data-image-id"); });
       button.setAttribute("aria-pressed", inTray ? "true" : "false");
       button.textContent = inTray ? "In remix tray" : "Add to remix tray";
     });
+  }
+
+  // The tray is fixed over the bottom of the page (up to 45% of a phone's height): the page gets
+  // as much room below its content, or its last controls (the Generate button) stay under it.
+  function reserveSpace(tray) {
+    document.body.style.paddingBottom = tray.hidden ? "" : tray.offsetHeight + "px";
   }
 
   function add(id, thumb) {
@@ -109,6 +116,7 @@
         phrases.appendChild(span);
       });
       tray.querySelector(".tray-result").hidden = false;
+      reserveSpace(tray);
     }, function () { status.textContent = "The combine failed: is the site reachable?"; });
   }
 

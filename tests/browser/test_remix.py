@@ -1,0 +1,71 @@
+"""The remix tray (static/remix.js): two images combined, generated on a real worker, lineage."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.test_accessibility import probe
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_two_images_remixed_in_the_tray_make_an_image_that_lists_both_sources(
+    worker_site, alice, bob, make_image
+):
+    site = worker_site
+    fox = make_image(owner=bob, prompt="a red fox in the snow, oil painting")
+    harbour = make_image(owner=bob, prompt="a quiet harbour, watercolor, soft light")
+    site.login_as(alice)
+    page = site.go("/")
+    tray = page.locator("#remix-tray")
+    expect(tray).to_be_hidden()
+    for image in (fox, harbour):
+        tile = page.locator(f"#tile-{image.id}")
+        tile.hover()
+        tile.get_by_role("button", name="Add to remix tray").click()
+        expect(tile.get_by_role("button", name="In remix tray")).to_be_visible()
+    expect(page).to_have_url(f"{site.url}/")  # the clicks stayed on the gallery
+    expect(tray.locator(".tray-items li")).to_have_count(2)
+    expect(tray.locator(".tray-count")).to_have_text("2 / 5")
+    tray.get_by_role("button", name="Combine").click()  # the default strategy: merge
+    phrases = tray.locator(".tray-phrases .phrase")
+    expect(phrases.first).to_be_visible()
+    # Every phrase is tagged with the image it came from (A, B), and both gave some.
+    tags = phrases.evaluate_all(
+        "spans => spans.map(s => [s.firstChild.textContent, s.querySelector('sub').textContent])"
+    )
+    assert {tag for _, tag in tags} == {"A", "B"}, tags
+    assert ["red fox in the snow", "A"] in tags or ["a red fox in the snow", "A"] in tags, tags
+    assert ["watercolor", "B"] in tags, tags
+    expect(phrases.filter(has_text="watercolor")).to_have_attribute(
+        "title", re.compile(f"from image {harbour.id}$")
+    )
+    # The open tray is readable on the dark theme (WCAG AA), like the rest of the page.
+    contrast = probe(page, "lowContrast")
+    assert not contrast["failures"], contrast["failures"]
+    combined = tray.locator("[name=result_prompt]").input_value()
+    assert "fox" in combined and "watercolor" in combined, combined
+    tray.get_by_role("button", name="Open in the generator").click()
+    expect(page).to_have_url(f"{site.url}/generate/?remix=1")
+    expect(page.get_by_label("Prompt", exact=True)).to_have_value(combined)
+    expect(page.locator("#remix-note")).to_contain_text(f"{fox.id}, {harbour.id}")
+    page.get_by_label("Width").fill("64")
+    page.get_by_label("Height").fill("64")
+    page.get_by_label("Steps").fill("4")
+    page.get_by_role("button", name="Generate").click()
+    page.wait_for_url(re.compile(r"/jobs/\d+/$"))
+    expect(page.locator("#job-status .status-succeeded")).to_be_visible(timeout=60_000)
+    page.locator("#job-status .results a").first.click()
+    expect(page).to_have_url(re.compile(r"/images/\d+/$"))
+    lineage = page.locator("section[aria-labelledby=parents-title]")
+    expect(lineage.get_by_role("heading", name="Remixed from")).to_be_visible()
+    lineage.scroll_into_view_if_needed()  # for the end-state screenshot
+    contrast = probe(page, "lowContrast")
+    assert not contrast["failures"], contrast["failures"]
+    for source in (fox, harbour):
+        expect(lineage.locator(f".lineage a[href='/images/{source.id}/'] img")).to_have_attribute(
+            "alt", source.prompt.text
+        )
