@@ -338,7 +338,7 @@ def test_get_pipeline_loads_each_model_once_per_process(settings, monkeypatch, t
         loads.append(args)
         return real_load(*args, **kwargs)
 
-    monkeypatch.setattr(pipelines, "load_pipeline", counting_load)
+    monkeypatch.setattr(pipelines.loading, "load_pipeline", counting_load)
     pipelines.clear_pipeline_cache()
     try:
         first = pipelines.get_pipeline("tiny-test")

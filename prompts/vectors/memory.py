@@ -1,23 +1,4 @@
-"""Nearest-prompt search behind one small interface: ``add``, ``remove``, ``search``.
-
-`PromptEmbedding.vector` (float32 bytes, every database) is the truth; an index is a fast view
-of it that can always be rebuilt. Three backends, chosen by `vector_index`:
-
-- `PgVectorIndex` (PostgreSQL): the ``embedding vector(n)`` column that migration 0002 adds
-  beside the BLOB, with an HNSW index on cosine distance. ``hnsw.ef_search`` comes from
-  `SEARCH_HNSW_EF_SEARCH`; iterative scans (pgvector 0.8) keep filtered searches full.
-- `NumpyIndex` (SQLite up to `SEARCH_USEARCH_MIN_VECTORS`): every vector of the current model
-  in one matrix per process, searched exactly by a matrix product.
-- `UsearchIndex` (SQLite from `SEARCH_USEARCH_MIN_VECTORS` on): an f16 HNSW index (usearch) in
-  memory, saved next to the database file as a rebuildable cache.
-
-Both SQLite backends mirror the table in process: before each search a change token
-(migration 0004, renewed by triggers on every write) says whether anything changed; if so,
-changed rows are reloaded and deletions dropped.
-
-Filters apply inside the search: ``within`` is a queryset of allowed prompt ids (for example
-"prompts of the portrait images by this model"), so the k results are k matching prompts.
-"""
+"""SQLite: the table mirrored in process, searched exactly (numpy) or by an f16 HNSW (usearch)."""
 
 from __future__ import annotations
 
@@ -29,7 +10,7 @@ import threading
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 from django.conf import settings
@@ -38,87 +19,9 @@ from django.db.models import Count, Max, QuerySet
 
 from prompts.embeddings import embedding_model_name, vector_from_bytes
 from prompts.models import PromptEmbedding
+from prompts.vectors.base import Hit
 
 logger = logging.getLogger(__name__)
-
-Hit = tuple[int, float]  # (prompt id, cosine similarity)
-
-
-class VectorIndex(Protocol):
-    def add(self, *, prompt_ids: Sequence[int], vectors: np.ndarray) -> None: ...
-
-    def remove(self, *, prompt_ids: Collection[int]) -> None: ...
-
-    def search(
-        self,
-        *,
-        vector: np.ndarray,
-        k: int,
-        within: QuerySet | None = None,
-        exclude: Collection[int] = (),
-    ) -> list[Hit]: ...
-
-
-def _vector_literal(vector: np.ndarray) -> str:
-    """pgvector's text form, ``[0.1,0.2,...]``, the input every pgvector version accepts."""
-    return "[" + ",".join(f"{x:.7g}" for x in np.asarray(vector, dtype=np.float32)) + "]"
-
-
-class PgVectorIndex:
-    """pgvector HNSW (cosine) over the ``embedding`` column of ``prompts_promptembedding``."""
-
-    def add(self, *, prompt_ids: Sequence[int], vectors: np.ndarray) -> None:
-        """Copy freshly stored BLOB rows into the vector column (same transaction)."""
-        if not len(prompt_ids):
-            return
-        rows = ",".join(["(%s, %s::vector)"] * len(prompt_ids))
-        params: list[object] = []
-        for prompt_id, vector in zip(prompt_ids, vectors, strict=True):
-            params += [int(prompt_id), _vector_literal(vector)]
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "UPDATE prompts_promptembedding AS e SET embedding = v.vec "
-                f"FROM (VALUES {rows}) AS v(id, vec) WHERE e.prompt_id = v.id",
-                params,
-            )
-
-    def remove(self, *, prompt_ids: Collection[int]) -> None:
-        """Nothing to do: the column lives in the embedding row, which CASCADE deletes."""
-
-    def search(
-        self,
-        *,
-        vector: np.ndarray,
-        k: int,
-        within: QuerySet | None = None,
-        exclude: Collection[int] = (),
-    ) -> list[Hit]:
-        where = ["e.model = %s", "e.embedding IS NOT NULL"]
-        literal = _vector_literal(vector)
-        params: list[object] = [embedding_model_name()]
-        if within is not None:
-            sub_sql, sub_params = within.order_by().query.sql_with_params()
-            where.append(f"e.prompt_id IN ({sub_sql})")
-            params += list(sub_params)
-        if exclude:
-            where.append("NOT (e.prompt_id = ANY(%s))")
-            params.append([int(i) for i in exclude])
-        sql = (
-            "SELECT e.prompt_id, 1 - (e.embedding <=> %s::vector) FROM prompts_promptembedding e "
-            f"WHERE {' AND '.join(where)} ORDER BY e.embedding <=> %s::vector LIMIT %s"
-        )
-        with connection.cursor() as cursor:
-            # Session settings, one round trip: the search breadth, and iterative scans so that
-            # a filter that rejects most neighbours still yields k rows (pgvector >= 0.8).
-            cursor.execute(
-                "SELECT set_config('hnsw.ef_search', %s, false), "
-                "set_config('hnsw.iterative_scan', 'relaxed_order', false)",
-                [str(max(settings.SEARCH_HNSW_EF_SEARCH, k))],
-            )
-            cursor.execute(sql, [literal, *params, literal, int(k)])
-            rows = cursor.fetchall()
-        # relaxed_order may return neighbours slightly out of order: sort them exactly.
-        return sorted(((int(pid), float(sim)) for pid, sim in rows), key=lambda h: -h[1])
 
 
 def embeddings_version() -> int | None:
@@ -429,55 +332,6 @@ class UsearchIndex(_TableMirror):
                 count *= 4
 
 
-def vector_schema_ensure() -> bool:
-    """Make pgvector's column match `EMBEDDING_DIMENSIONS` (after a model change); True if rebuilt.
-
-    The column is typed ``vector(n)``: a model with another dimension needs a new column and
-    HNSW index, which the re-embedding then fills. A no-op on other databases.
-    """
-    if connection.vendor != "postgresql":
-        return False
-    dimensions = int(settings.EMBEDDING_DIMENSIONS)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT atttypmod FROM pg_attribute "
-            "WHERE attrelid = 'prompts_promptembedding'::regclass "
-            "AND attname = 'embedding' AND NOT attisdropped"
-        )
-        row = cursor.fetchone()
-        if row is not None and row[0] == dimensions:
-            return False
-        cursor.execute("DROP INDEX IF EXISTS prompts_promptembedding_hnsw")
-        cursor.execute("ALTER TABLE prompts_promptembedding DROP COLUMN IF EXISTS embedding")
-        cursor.execute(
-            f"ALTER TABLE prompts_promptembedding ADD COLUMN embedding vector({dimensions})"
-        )
-        cursor.execute(
-            "CREATE INDEX prompts_promptembedding_hnsw ON prompts_promptembedding "
-            "USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64)"
-        )
-        cursor.execute("DELETE FROM prompts_promptembedding")
-    return True
-
-
-_numpy_index = NumpyIndex()
-_usearch_index = UsearchIndex()
-_pg_index = PgVectorIndex()
-_sqlite_count: dict[str, tuple[int | None, int]] = {}
-
-
-def _sqlite_vector_count() -> int:
-    """How many current vectors SQLite holds; counted again only after a write."""
-    version, model = embeddings_version(), embedding_model_name()
-    cached = _sqlite_count.get(model)
-    if cached is not None and version is not None and cached[0] == version:
-        return cached[1]
-    count = PromptEmbedding.objects.filter(model=model).count()
-    _sqlite_count.clear()
-    _sqlite_count[model] = (version, count)
-    return count
-
-
 def usearch_index_class() -> Any:
     """usearch's ``Index``, imported after ONNX Runtime when that is installed.
 
@@ -500,16 +354,3 @@ def usearch_available() -> bool:
     from importlib.util import find_spec
 
     return find_spec("usearch") is not None
-
-
-def vector_index() -> VectorIndex:
-    """The backend for the default database: pgvector; or, on SQLite, exact numpy search up to
-    `SEARCH_USEARCH_MIN_VECTORS` vectors and the usearch HNSW cache from there on (0: never)."""
-    if connection.vendor == "postgresql":
-        return _pg_index
-    threshold = settings.SEARCH_USEARCH_MIN_VECTORS
-    if threshold and usearch_available() and _sqlite_vector_count() >= threshold:
-        if _numpy_index._size():
-            _numpy_index.clear()
-        return _usearch_index
-    return _numpy_index
