@@ -92,6 +92,8 @@ class ParentLink:
     image: Image
     diff: PhraseDiff
     phrases_given: list[str]
+    #: A blend's share of this parent's prompt in the mixed embeddings (None: not blended).
+    blend_share: float | None = None
 
 
 def image_parents(*, image: Image, user: Viewer) -> list[ParentLink]:
@@ -101,12 +103,18 @@ def image_parents(*, image: Image, user: Viewer) -> list[ParentLink]:
     for phrase in remix.get("phrases", []):
         if isinstance(phrase, dict) and isinstance(phrase.get("source"), int):
             given.setdefault(phrase["source"], []).append(str(phrase.get("text", "")))
+    shares = {
+        part["prompt"]: part["weight"]
+        for part in remix.get("blend") or []
+        if isinstance(part, dict) and isinstance(part.get("prompt"), str)
+    }
     parents = image_list(user=user).filter(remixes=image).order_by("id")
     return [
         ParentLink(
             image=parent,
             diff=prompt_diff(parent=parent.prompt.text, child=image.prompt.text),
             phrases_given=given.get(parent.id, []),
+            blend_share=shares.get(parent.prompt.text),
         )
         for parent in parents
     ]

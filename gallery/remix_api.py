@@ -100,6 +100,12 @@ class CombineView(JsonActionMixin, APIView):
         dropped = serializers.ListField(child=serializers.DictField())
         tokens = serializers.IntegerField()
         sources = serializers.ListField(child=serializers.JSONField())
+        blend = serializers.ListField(
+            child=serializers.DictField(),
+            help_text='The blend strategy only: [{"prompt", "weight", "source"}], the prompts '
+            "whose text-encoder embeddings the worker mixes and their shares (summing to 1). "
+            "Send it to POST /api/jobs/ as remix.blend; empty for the other strategies.",
+        )
 
     @extend_schema(request=InputSerializer, responses=OutputSerializer)
     def post(self, request: Request) -> Response:
@@ -136,6 +142,14 @@ class CombineView(JsonActionMixin, APIView):
                 "dropped": rows(result.dropped),
                 "tokens": result.tokens,
                 "sources": labels,
+                "blend": [
+                    {
+                        "prompt": part.prompt,
+                        "weight": round(part.weight, 4),
+                        "source": labels[part.source],
+                    }
+                    for part in result.blend
+                ],
             }
         )
 

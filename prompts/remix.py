@@ -1,4 +1,4 @@
-"""Combining prompts: merge, subject of one + style of another, weighted; and phrase diffs.
+"""Combining prompts: merge, subject of one + style of another, weighted, blend; phrase diffs.
 
 Works on text only (`SourcePrompt`): the gallery resolves image ids into prompts and records
 lineage. Every phrase of a result remembers which source it came from.
@@ -68,9 +68,23 @@ class SourcePrompt:
     label: int | str = 0
 
 
+@dataclass(frozen=True)
+class BlendPart:
+    """One source of a blend: its prompt and its share of the mix (the shares sum to 1)."""
+
+    prompt: str
+    weight: float
+    source: int
+
+
 @dataclass
 class CombineResult:
-    """The combined prompt, its phrases with their sources, and what the budget left out."""
+    """The combined prompt, its phrases with their sources, and what the budget left out.
+
+    ``blend`` is set by the blend strategy only: what the worker mixes (`BlendPart` s). Then
+    ``prompt`` is the text stand-in recorded with the images (the merge of the sources), not
+    what conditions the model.
+    """
 
     prompt: str
     negative_prompt: str
@@ -78,6 +92,7 @@ class CombineResult:
     negative_phrases: list[Phrase]
     tokens: int
     dropped: list[Phrase] = field(default_factory=list)
+    blend: list[BlendPart] = field(default_factory=list)
 
 
 def _stem(word: str) -> str:
@@ -278,7 +293,11 @@ def prompt_combine(
       camera, quality and LoRA phrases of the second (swap the sources for the reverse);
     - ``weighted``: like merge, each phrase's weight multiplied by its source's weight
       (0 leaves the source out; 1.3 turns "castle" into "(castle:1.3)");
-    - ``blend`` mixes text-encoder embeddings on the worker and is not available yet.
+    - ``blend``: no combined text at all: the worker encodes each source prompt and
+      interpolates the text-encoder embeddings (slerp, `weights` as the shares, equal by
+      default), Midjourney's /blend for prompts. The result lists the sources and their
+      shares in ``blend``; its ``prompt`` is the merge of the sources, a readable stand-in
+      stored with the images, and its negative prompt is merged as for every strategy.
 
     The result keeps within ``token_budget`` estimated CLIP tokens, dropping phrases from the
     end of the least important role first (quality, then camera, lighting, style) and the last
@@ -286,19 +305,15 @@ def prompt_combine(
     """
     if strategy not in STRATEGIES:
         raise CombineError(f"Unknown strategy {strategy!r}; use one of {', '.join(STRATEGIES)}.")
-    if strategy == "blend":
-        raise CombineError(
-            "The blend strategy is not available yet: use merge, subject_style or weighted."
-        )
     if not 2 <= len(sources) <= MAX_SOURCES:
         raise CombineError(f"Combine takes 2 to {MAX_SOURCES} sources, not {len(sources)}.")
     if strategy == "subject_style" and len(sources) != 2:
         raise CombineError("subject_style takes exactly two sources: the subject, then the style.")
     if token_budget < 1:
         raise CombineError("token_budget must be at least 1.")
-    if weights is not None and strategy != "weighted":
-        raise CombineError("weights are only used by the weighted strategy.")
-    if strategy == "weighted":
+    if weights is not None and strategy not in ("weighted", "blend"):
+        raise CombineError("weights are only used by the weighted and blend strategies.")
+    if strategy in ("weighted", "blend"):
         weights = weights if weights is not None else [1.0] * len(sources)
         if len(weights) != len(sources):
             raise CombineError(f"Give one weight per source ({len(sources)}), not {len(weights)}.")
@@ -306,6 +321,11 @@ def prompt_combine(
             raise CombineError(f"Source weights go from 0 to {MAX_SOURCE_WEIGHT}.")
         if not any(weights):
             raise CombineError("At least one source needs a weight above 0.")
+
+    if strategy == "blend" and weights is not None:
+        for index, (source, share) in enumerate(zip(sources, weights, strict=True)):
+            if share > 0 and not source.prompt.strip():
+                raise CombineError(f"Source {index + 1} has no prompt to blend.")
 
     per_source = [_tagged(index, source) for index, source in enumerate(sources)]
     phrases: list[Phrase] = []
@@ -317,10 +337,10 @@ def prompt_combine(
         negatives = subject_negs + style_negs
     else:
         for index, (source_phrases, source_negatives) in enumerate(per_source):
-            factor = weights[index] if strategy == "weighted" and weights else 1.0
+            factor = weights[index] if weights else 1.0
             if factor == 0:
                 continue
-            if factor != 1.0:
+            if strategy == "weighted" and factor != 1.0:
                 source_phrases = [_reweighted(p, p.weight * factor) for p in source_phrases]
             phrases += source_phrases
             negatives += source_negatives
@@ -334,7 +354,19 @@ def prompt_combine(
         negative_phrases=negatives,
         tokens=_tokens(phrases),
         dropped=dropped,
+        blend=_blend_parts(sources, weights) if strategy == "blend" else [],
     )
+
+
+def _blend_parts(sources: list[SourcePrompt], weights: list[float] | None) -> list[BlendPart]:
+    """The sources of a blend with their shares; a source weighted 0 is left out."""
+    weights = weights if weights is not None else [1.0] * len(sources)
+    total = sum(weights)
+    return [
+        BlendPart(prompt=source.prompt, weight=weight / total, source=index)
+        for index, (source, weight) in enumerate(zip(sources, weights, strict=True))
+        if weight > 0
+    ]
 
 
 def _join(phrases: list[Phrase]) -> str:

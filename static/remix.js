@@ -49,7 +49,8 @@
       label.appendChild(slider);
       weights.appendChild(label);
     });
-    weights.hidden = tray.querySelector("[name=strategy]").value !== "weighted";
+    var strategy = tray.querySelector("[name=strategy]").value;
+    weights.hidden = strategy !== "weighted" && strategy !== "blend";
     tray.querySelector(".tray-combine").disabled = items.length < 2;
     reserveSpace(tray);
     document.querySelectorAll(".tray-add").forEach(function (button) {
@@ -88,7 +89,7 @@
     var body = { sources: items.map(function (i) { return i.id; }), strategy: strategy };
     var budget = parseInt(tray.querySelector("[name=token_budget]").value, 10);
     if (budget > 0) body.token_budget = budget;
-    if (strategy === "weighted") {
+    if (strategy === "weighted" || strategy === "blend") {
       body.weights = Array.prototype.map.call(tray.querySelectorAll(".tray-weights input"), function (s) { return parseFloat(s.value); });
     }
     var status = tray.querySelector(".tray-status");
@@ -115,6 +116,11 @@
         span.appendChild(el("sub", {}, String.fromCharCode(65 + index)));
         phrases.appendChild(span);
       });
+      var blendNote = tray.querySelector(".tray-blend");
+      blendNote.hidden = !reply.data.blend.length;
+      blendNote.querySelector("span").textContent = reply.data.blend.map(function (part) {
+        return String.fromCharCode(65 + reply.data.sources.indexOf(part.source)) + " " + Math.round(part.weight * 100) + "%";
+      }).join(", ");
       tray.querySelector(".tray-result").hidden = false;
       reserveSpace(tray);
     }, function () { status.textContent = "The combine failed: is the site reachable?"; });
@@ -132,6 +138,9 @@
         phrases: lastResult.data.phrases.map(function (p) { return { text: p.text, source: p.source }; })
       }
     };
+    if (lastResult.data.blend.length) {
+      handoff.remix.blend = lastResult.data.blend.map(function (part) { return { prompt: part.prompt, weight: part.weight }; });
+    }
     window.sessionStorage.setItem(HANDOFF, JSON.stringify(handoff));
     window.location.href = "/generate/?remix=1";
   }
@@ -149,7 +158,8 @@
     var note = document.getElementById("remix-note");
     if (note) {
       note.hidden = false;
-      note.querySelector("span").textContent = handoff.remix.sources.join(", ");
+      note.querySelector("span").textContent = handoff.remix.sources.join(", ") || "(prompts only)";
+      note.querySelector(".remix-blend").hidden = !handoff.remix.blend;
     }
   }
 

@@ -1,6 +1,7 @@
 """One render, in diffusers' own order: check inputs, pick the scheduler, encode the prompts
-(A1111 attention syntax, through compel), one seeded generator per image, call the pipeline
-with a step callback for progress, previews and cancellation."""
+(A1111 attention syntax, through compel; a blend mixes several prompts' embeddings), one seeded
+generator per image, call the pipeline with a step callback for progress, previews and
+cancellation."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from diffusers import StableDiffusionPipeline
     from PIL import Image as PILImage
 
+from generation.pipelines.blend import embeddings_blend
 from generation.pipelines.loading import (
     MAX_SEED,
     SCHEDULERS,
@@ -37,6 +39,9 @@ class RenderRequest:
     dedicated inpainting checkpoint, see `get_inpaint_pipeline`) sees the mask as input.
     Pasting the original pixels back outside the mask is the caller's business
     (`generation.canvas.canvas_compose`), since only it knows the mask's feathering.
+
+    With ``blend`` (``[(prompt, weight), ...]``, two or more) the conditioning is those
+    prompts' embeddings mixed by `embeddings_blend`, and ``prompt`` is only a label.
     """
 
     prompt: str
@@ -51,6 +56,7 @@ class RenderRequest:
     init_image: PILImage.Image | None = None
     strength: float | None = None
     mask_image: PILImage.Image | None = None
+    blend: list[tuple[str, float]] | None = None
 
 
 @dataclass
@@ -172,6 +178,14 @@ def _validate(pipe: StableDiffusionPipeline, request: RenderRequest) -> None:
         raise PipelineInputError("The CFG scale must be a number of at least 0.")
     if not request.seeds:
         raise PipelineInputError("At least one seed is needed.")
+    if request.blend is not None:
+        if len(request.blend) < 2:
+            raise PipelineInputError("A blend needs at least two prompts.")
+        if any(not isinstance(text, str) for text, _ in request.blend):
+            raise PipelineInputError("The prompts of a blend must be text.")
+        weights = [weight for _, weight in request.blend]
+        if any(not 0 <= weight < float("inf") for weight in weights) or not sum(weights) > 0:
+            raise PipelineInputError("Blend weights must be at least 0, and one above 0.")
     if any(not isinstance(seed, int) or not 0 <= seed <= MAX_SEED for seed in request.seeds):
         raise PipelineInputError(f"Seeds must be whole numbers from 0 to {MAX_SEED}.")
     layers = pipe.text_encoder.config.num_hidden_layers
@@ -253,9 +267,18 @@ def _encode_prompts(
             # Each BREAK part gets its own windows, concatenated along the token axis.
             return torch.cat([compel(part) for part in to_compel_parts(text)], dim=1)
 
-        positive = encode(request.prompt)
         negative = encode(request.negative_prompt)
-        positive, negative = compel.pad_conditioning_tensors_to_same_length([positive, negative])
+        if request.blend is None:
+            positive, negative = compel.pad_conditioning_tensors_to_same_length(
+                [encode(request.prompt), negative]
+            )
+            return positive, negative
+        # Each source alone, then all padded to one length (prompts over 77 tokens have more
+        # windows), so the token positions line up before they are mixed.
+        *sources, negative = compel.pad_conditioning_tensors_to_same_length(
+            [*(encode(text) for text, _ in request.blend), negative]
+        )
+    positive = embeddings_blend(sources, [weight for _, weight in request.blend])
     return positive, negative
 
 

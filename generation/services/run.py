@@ -201,6 +201,7 @@ def job_execute(*, job_id: int) -> None:
             clip_skip=job.clip_skip,
             init_image=_init_image(job),
             strength=job.strength,
+            blend=_blend(job),
         )
         plan = canvas_job_plan(job=job) if canvas_job else None
         if plan is not None:
@@ -288,6 +289,12 @@ def job_complete(
         )
     logger.info("job %s: attempt %s stored %s images", job.id, attempt, len(stored))
     return True
+
+
+def _blend(job: GenerationJob) -> list[tuple[str, float]] | None:
+    """The prompts a blend job mixes, with their weights (checked when it was submitted)."""
+    parts = (job.remix or {}).get("blend")
+    return [(part["prompt"], part["weight"]) for part in parts] if parts else None
 
 
 def _parents(job: GenerationJob) -> list[Image]:

@@ -195,7 +195,10 @@ def _remix(remix: dict[str, Any] | None, *, owner: AbstractBaseUser) -> dict[str
     """The remix record of a job: source images the owner can see, strategy, phrase sources.
 
     What the remix tray sends with a combined prompt; the job's images get the sources as
-    parents, and the image page shows which phrase came from which.
+    parents, and the image page shows which phrase came from which. A blend also carries
+    ``blend``: the prompts whose embeddings the worker mixes, with their weights (what
+    ``POST /api/prompts/combine/`` answers for the blend strategy); its sources may then be
+    raw prompts only, so ``sources`` may be empty.
     """
     from prompts.remix import MAX_SOURCES, STRATEGIES
 
@@ -203,13 +206,15 @@ def _remix(remix: dict[str, Any] | None, *, owner: AbstractBaseUser) -> dict[str
         return {}
     if not isinstance(remix, dict):
         raise JobInputError("remix must be an object with sources, strategy and phrases.")
-    sources = remix.get("sources")
+    blend = _blend(remix.get("blend"), strategy=remix.get("strategy", "merge"))
+    sources = remix.get("sources", [] if blend else None)
+    fewest = 0 if blend else 1
     if (
         not isinstance(sources, list)
-        or not 1 <= len(sources) <= MAX_SOURCES
+        or not fewest <= len(sources) <= MAX_SOURCES
         or not all(isinstance(s, int) and not isinstance(s, bool) for s in sources)
     ):
-        raise JobInputError(f"remix.sources must list 1 to {MAX_SOURCES} image ids.")
+        raise JobInputError(f"remix.sources must list {fewest} to {MAX_SOURCES} image ids.")
     for image_id in sources:
         try:
             image_get(image_id=image_id, user=owner)
@@ -227,7 +232,46 @@ def _remix(remix: dict[str, Any] | None, *, owner: AbstractBaseUser) -> dict[str
             raise JobInputError('Each of remix.phrases is {"text", "source"}.')
         source = phrase.get("source")
         kept.append({"text": phrase["text"][:500], "source": source if source in sources else None})
-    return {"sources": list(dict.fromkeys(sources)), "strategy": strategy, "phrases": kept}
+    record = {"sources": list(dict.fromkeys(sources)), "strategy": strategy, "phrases": kept}
+    return record | ({"blend": blend} if blend else {})
+
+
+def _blend(blend: Any, *, strategy: Any) -> list[dict[str, Any]]:
+    """A blend's ``[{"prompt", "weight"}]``, checked, the weights scaled to sum to 1."""
+    from prompts.remix import MAX_SOURCE_WEIGHT, MAX_SOURCES
+
+    if blend is None:
+        if strategy == "blend":
+            raise JobInputError(
+                'A blend needs remix.blend: [{"prompt", "weight"}, ...], as the combine API '
+                "answers for the blend strategy."
+            )
+        return []
+    if strategy != "blend":
+        raise JobInputError('remix.blend is only used with remix.strategy "blend".')
+    if not isinstance(blend, list) or not 2 <= len(blend) <= MAX_SOURCES:
+        raise JobInputError(f"remix.blend must list 2 to {MAX_SOURCES} prompts.")
+    parts = []
+    for part in blend:
+        prompt = part.get("prompt") if isinstance(part, dict) else None
+        weight = part.get("weight", 1) if isinstance(part, dict) else None
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise JobInputError('Each of remix.blend is {"prompt", "weight"} with a prompt.')
+        if len(prompt) > MAX_PROMPT_CHARS or "\x00" in prompt:
+            raise JobInputError(
+                f"A blended prompt is at most {MAX_PROMPT_CHARS} characters, with no NUL."
+            )
+        if (
+            isinstance(weight, bool)
+            or not isinstance(weight, int | float)
+            or not 0 <= weight <= MAX_SOURCE_WEIGHT
+        ):
+            raise JobInputError(f"Blend weights go from 0 to {MAX_SOURCE_WEIGHT}.")
+        parts.append({"prompt": prompt, "weight": float(weight)})
+    total = sum(part["weight"] for part in parts)
+    if not total > 0:
+        raise JobInputError("At least one blended prompt needs a weight above 0.")
+    return [{**part, "weight": round(part["weight"] / total, 6)} for part in parts]
 
 
 def _validate(fields: dict[str, Any], schedulers: list[str]) -> None:

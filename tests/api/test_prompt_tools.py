@@ -74,6 +74,22 @@ def test_combine_takes_raw_prompts_and_labels_them_by_position(api, embedder):
     assert body["negative_prompt"] == "text"
 
 
+def test_a_blend_answers_the_prompts_to_mix_labelled_like_the_phrases(api, embedder, make_image):
+    fox = make_image(prompt="a red fox in the snow, watercolor")
+    response = api.post(
+        "/api/prompts/combine/",
+        {"sources": [fox.id, {"prompt": "a castle, by greg rutkowski"}], "strategy": "blend"},
+        format="json",
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["blend"] == [
+        {"prompt": "a red fox in the snow, watercolor", "weight": 0.5, "source": fox.id},
+        {"prompt": "a castle, by greg rutkowski", "weight": 0.5, "source": 1},
+    ]
+    assert "a red fox in the snow" in body["prompt"] and "a castle" in body["prompt"]
+
+
 @pytest.mark.parametrize(
     ("body", "detail"),
     [
@@ -81,7 +97,10 @@ def test_combine_takes_raw_prompts_and_labels_them_by_position(api, embedder):
         ({"sources": [999999, 999998]}, "There is no image 999999."),
         ({"sources": ["a", {"prompt": "b"}]}, "sources"),
         ({"sources": [{"prompt": 3}, {"prompt": "b"}]}, "sources"),
-        ({"sources": [{"prompt": "a"}, {"prompt": "b"}], "strategy": "blend"}, "not available"),
+        (
+            {"sources": [{"prompt": "a"}, {"prompt": ""}], "strategy": "blend"},
+            "Source 2 has no prompt to blend.",
+        ),
         ({"sources": [{"prompt": "a"}, {"prompt": "b"}], "strategy": "x"}, "strategy"),
         ({"sources": [{"prompt": "a"}, {"prompt": "b"}], "token_budget": 0}, "token_budget"),
         ({"sources": [True, False]}, "sources"),

@@ -69,3 +69,39 @@ def test_two_images_remixed_in_the_tray_make_an_image_that_lists_both_sources(
         expect(lineage.locator(f".lineage a[href='/images/{source.id}/'] img")).to_have_attribute(
             "alt", source.prompt.text
         )
+
+
+def test_a_blend_from_the_tray_runs_on_the_worker_and_shows_each_sources_share(
+    worker_site, alice, bob, make_image
+):
+    site = worker_site
+    fox = make_image(owner=bob, prompt="a red fox in the snow, oil painting")
+    harbour = make_image(owner=bob, prompt="a quiet harbour, watercolor, soft light")
+    site.login_as(alice)
+    page = site.go("/")
+    for image in (fox, harbour):
+        tile = page.locator(f"#tile-{image.id}")
+        tile.hover()
+        tile.get_by_role("button", name="Add to remix tray").click()
+    tray = page.locator("#remix-tray")
+    tray.get_by_label("Strategy").select_option("blend")
+    sliders = tray.locator(".tray-weights input")
+    expect(sliders).to_have_count(2)  # one share per image, as for weighted
+    sliders.nth(0).fill("1.5")
+    sliders.nth(1).fill("0.5")
+    tray.get_by_role("button", name="Combine").click()
+    expect(tray.locator(".tray-blend")).to_contain_text("A 75%, B 25%")
+    tray.get_by_role("button", name="Open in the generator").click()
+    expect(page).to_have_url(f"{site.url}/generate/?remix=1")
+    expect(page.locator("#remix-note .remix-blend")).to_be_visible()
+    page.get_by_label("Width").fill("64")
+    page.get_by_label("Height").fill("64")
+    page.get_by_label("Steps").fill("4")
+    page.get_by_role("button", name="Generate").click()
+    page.wait_for_url(re.compile(r"/jobs/\d+/$"))
+    expect(page.locator("#job-status .status-succeeded")).to_be_visible(timeout=60_000)
+    page.locator("#job-status .results a").first.click()
+    lineage = page.locator("section[aria-labelledby=parents-title]")
+    expect(lineage.locator(".blend-share")).to_have_text(
+        [re.compile(r"Blended in at 75%"), re.compile(r"Blended in at 25%")]
+    )

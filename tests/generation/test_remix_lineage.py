@@ -116,6 +116,24 @@ def test_the_image_detail_api_lists_parents_and_remixes(api, remixed):
         ("x", "must be an object"),
         ({"sources": [1], "strategy": "mash"}, "remix.strategy"),
         ({"sources": [1], "phrases": [3]}, "remix.phrases"),
+        ({"sources": [1], "strategy": "blend"}, "A blend needs remix.blend"),
+        ({"sources": [1], "blend": [{"prompt": "a"}, {"prompt": "b"}]}, "only used with"),
+        ({"strategy": "blend", "blend": [{"prompt": "a"}]}, "2 to 5 prompts"),
+        ({"strategy": "blend", "blend": [{"prompt": "a"}, {"prompt": " "}]}, "with a prompt"),
+        ({"strategy": "blend", "blend": [{"prompt": "a"}, "b"]}, "with a prompt"),
+        ({"strategy": "blend", "blend": [{"prompt": "a", "weight": 3}, {"prompt": "b"}]}, "0 to 2"),
+        (
+            {"strategy": "blend", "blend": [{"prompt": "a", "weight": "1"}, {"prompt": "b"}]},
+            "0 to 2",
+        ),
+        (
+            {
+                "strategy": "blend",
+                "blend": [{"prompt": "a", "weight": 0}, {"prompt": "b", "weight": 0}],
+            },
+            "above 0",
+        ),
+        ({"strategy": "blend", "blend": [{"prompt": "a\x00"}, {"prompt": "b"}]}, "no NUL"),
     ],
 )
 def test_a_bad_remix_record_is_refused_before_anything_is_queued(alice, make_image, remix, message):

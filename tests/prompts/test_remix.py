@@ -106,17 +106,38 @@ def test_the_result_stays_within_the_token_budget_dropping_polish_first(budget: 
         ({"sources": [KNIGHT]}, "2 to 5 sources"),
         ({"sources": [KNIGHT] * 6}, "2 to 5 sources"),
         ({"sources": [KNIGHT, CASTLE], "strategy": "mash"}, "Unknown strategy"),
-        ({"sources": [KNIGHT, CASTLE], "strategy": "blend"}, "not available yet"),
+        ({"sources": [KNIGHT, SourcePrompt(" ")], "strategy": "blend"}, "no prompt to blend"),
+        ({"sources": [KNIGHT, CASTLE], "strategy": "blend", "weights": [1]}, "one weight"),
         ({"sources": [KNIGHT, CASTLE, KNIGHT], "strategy": "subject_style"}, "exactly two"),
         ({"sources": [KNIGHT, CASTLE], "strategy": "weighted", "weights": [1]}, "one weight"),
         ({"sources": [KNIGHT, CASTLE], "strategy": "weighted", "weights": [0, 0]}, "above 0"),
         ({"sources": [KNIGHT, CASTLE], "strategy": "weighted", "weights": [3, 1]}, "0 to 2"),
-        ({"sources": [KNIGHT, CASTLE], "weights": [1, 1]}, "only used by the weighted"),
+        ({"sources": [KNIGHT, CASTLE], "weights": [1, 1]}, "only used by the weighted and blend"),
     ],
 )
 def test_it_refuses_requests_it_cannot_carry_out(kwargs, message):
     with pytest.raises(CombineError, match=message):
         prompt_combine(**kwargs)
+
+
+def test_blend_lists_the_prompts_to_mix_with_shares_and_a_merged_stand_in():
+    result = prompt_combine(sources=[KNIGHT, CASTLE], strategy="blend", weights=[1.5, 0.5])
+    assert [(part.prompt, part.source) for part in result.blend] == [
+        (KNIGHT.prompt, 0),
+        (CASTLE.prompt, 1),
+    ]
+    assert [part.weight for part in result.blend] == [pytest.approx(0.75), pytest.approx(0.25)]
+    # The text is the plain merge (no A1111 weights: the shares act on the embeddings).
+    merged = prompt_combine(sources=[KNIGHT, CASTLE], strategy="merge")
+    assert result.prompt == merged.prompt
+    assert result.negative_prompt == merged.negative_prompt == "blurry, lowres, watermark, text"
+
+
+def test_a_blend_source_weighted_zero_is_left_out_of_the_mix_and_the_text():
+    result = prompt_combine(sources=[KNIGHT, CASTLE], strategy="blend", weights=[1, 0])
+    assert [(part.source, part.weight) for part in result.blend] == [(0, 1.0)]
+    assert "castle" not in result.prompt
+    assert prompt_combine(sources=[KNIGHT, CASTLE], strategy="merge").blend == []
 
 
 def test_the_diff_shows_added_removed_and_reweighted_phrases():
