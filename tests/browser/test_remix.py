@@ -12,10 +12,8 @@ from tests.browser.test_accessibility import probe
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_two_images_remixed_in_the_tray_make_an_image_that_lists_both_sources(
-    worker_site, alice, bob, make_image
-):
-    site = worker_site
+def _two_images_in_the_tray(site, alice, bob, make_image):
+    """GIVEN two of bob's images WHEN alice adds both to the tray from their gallery tiles."""
     fox = make_image(owner=bob, prompt="a red fox in the snow, oil painting")
     harbour = make_image(owner=bob, prompt="a quiet harbour, watercolor, soft light")
     site.login_as(alice)
@@ -28,6 +26,24 @@ def test_two_images_remixed_in_the_tray_make_an_image_that_lists_both_sources(
         tile.get_by_role("button", name="Add to remix tray").click()
         expect(tile.get_by_role("button", name="In remix tray")).to_be_visible()
     expect(page).to_have_url(f"{site.url}/")  # the clicks stayed on the gallery
+    return page, tray, fox, harbour
+
+
+def _generate_small(page):
+    """Submit the generate form at the tiny model's size and wait for the job to succeed."""
+    page.get_by_label("Width").fill("64")
+    page.get_by_label("Height").fill("64")
+    page.get_by_label("Steps").fill("4")
+    page.get_by_role("button", name="Generate").click()
+    page.wait_for_url(re.compile(r"/jobs/\d+/$"))
+    expect(page.locator("#job-status .status-succeeded")).to_be_visible(timeout=60_000)
+
+
+def test_two_images_remixed_in_the_tray_make_an_image_that_lists_both_sources(
+    worker_site, alice, bob, make_image
+):
+    site = worker_site
+    page, tray, fox, harbour = _two_images_in_the_tray(site, alice, bob, make_image)
     expect(tray.locator(".tray-items li")).to_have_count(2)
     expect(tray.locator(".tray-count")).to_have_text("2 / 5")
     tray.get_by_role("button", name="Combine").click()  # the default strategy: merge
@@ -52,12 +68,7 @@ def test_two_images_remixed_in_the_tray_make_an_image_that_lists_both_sources(
     expect(page).to_have_url(f"{site.url}/generate/?remix=1")
     expect(page.get_by_label("Prompt", exact=True)).to_have_value(combined)
     expect(page.locator("#remix-note")).to_contain_text(f"{fox.id}, {harbour.id}")
-    page.get_by_label("Width").fill("64")
-    page.get_by_label("Height").fill("64")
-    page.get_by_label("Steps").fill("4")
-    page.get_by_role("button", name="Generate").click()
-    page.wait_for_url(re.compile(r"/jobs/\d+/$"))
-    expect(page.locator("#job-status .status-succeeded")).to_be_visible(timeout=60_000)
+    _generate_small(page)
     page.locator("#job-status .results a").first.click()
     expect(page).to_have_url(re.compile(r"/images/\d+/$"))
     lineage = page.locator("section[aria-labelledby=parents-title]")
@@ -75,15 +86,7 @@ def test_a_blend_from_the_tray_runs_on_the_worker_and_shows_each_sources_share(
     worker_site, alice, bob, make_image
 ):
     site = worker_site
-    fox = make_image(owner=bob, prompt="a red fox in the snow, oil painting")
-    harbour = make_image(owner=bob, prompt="a quiet harbour, watercolor, soft light")
-    site.login_as(alice)
-    page = site.go("/")
-    for image in (fox, harbour):
-        tile = page.locator(f"#tile-{image.id}")
-        tile.hover()
-        tile.get_by_role("button", name="Add to remix tray").click()
-    tray = page.locator("#remix-tray")
+    page, tray, _, _ = _two_images_in_the_tray(site, alice, bob, make_image)
     tray.get_by_label("Strategy").select_option("blend")
     sliders = tray.locator(".tray-weights input")
     expect(sliders).to_have_count(2)  # one share per image, as for weighted
@@ -94,12 +97,7 @@ def test_a_blend_from_the_tray_runs_on_the_worker_and_shows_each_sources_share(
     tray.get_by_role("button", name="Open in the generator").click()
     expect(page).to_have_url(f"{site.url}/generate/?remix=1")
     expect(page.locator("#remix-note .remix-blend")).to_be_visible()
-    page.get_by_label("Width").fill("64")
-    page.get_by_label("Height").fill("64")
-    page.get_by_label("Steps").fill("4")
-    page.get_by_role("button", name="Generate").click()
-    page.wait_for_url(re.compile(r"/jobs/\d+/$"))
-    expect(page.locator("#job-status .status-succeeded")).to_be_visible(timeout=60_000)
+    _generate_small(page)
     page.locator("#job-status .results a").first.click()
     lineage = page.locator("section[aria-labelledby=parents-title]")
     expect(lineage.locator(".blend-share")).to_have_text(
