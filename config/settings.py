@@ -246,6 +246,7 @@ SPECTACULAR_SETTINGS = {
         "NsfwPreferenceEnum": "gallery.models.Profile.Mature",
         "JobModeEnum": "generation.models.GenerationJob.Mode",
         "WildcardModeEnum": "prompts.wildcards.MODES",
+        "JobRatingEnum": "generation.services.submit.RATINGS",
     },
 }
 API_MAX_PAGE_SIZE = 100

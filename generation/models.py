@@ -79,6 +79,12 @@ class GenerationJob(models.Model):
     notes = models.JSONField(
         default=list, blank=True, help_text="What the user should know, e.g. a resized mask."
     )
+    batch = models.CharField(
+        max_length=32,
+        blank=True,
+        default="",
+        help_text="Shared by the jobs of one wildcard expansion, shown together as a grid.",
+    )
     remix = models.JSONField(
         default=dict,
         blank=True,
@@ -111,6 +117,7 @@ class GenerationJob(models.Model):
             models.Index(fields=["status", "lease_until"], name="job_status_lease"),
             models.Index(fields=["owner", "status"], name="job_owner_status"),
             models.Index(fields=["owner", "-created"], name="job_owner_newest"),
+            models.Index(fields=["owner", "batch"], name="job_owner_batch"),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Prefetch, Q, QuerySet
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from gallery.selectors import image_list
@@ -20,6 +21,17 @@ def jobs_of(*, user: AbstractBaseUser) -> QuerySet[GenerationJob]:
 def job_get(*, job_id: int, user: AbstractBaseUser) -> GenerationJob:
     """One of the user's jobs; someone else's job is a 404, like a missing one."""
     return get_object_or_404(jobs_of(user=user), pk=job_id)
+
+
+def jobs_in_batch(*, batch: str, user: AbstractBaseUser) -> list[GenerationJob]:
+    """The user's jobs of one wildcard batch, in the order they were expanded.
+
+    Another user's batch, or an unknown key, is a 404 like a missing job.
+    """
+    jobs = list(jobs_of(user=user).filter(batch=batch).exclude(batch="").order_by("id"))
+    if not jobs:
+        raise Http404("No such batch.")
+    return jobs
 
 
 def job_queue_position(*, job: GenerationJob) -> int | None:

@@ -16,6 +16,7 @@ from generation.models import GenerationJob
 from generation.selectors import job_queue_position
 from generation.services import MAX_BATCH, MAX_CFG, MAX_SEED, MAX_STEPS, RATINGS, JobRequest
 from prompts.text import MAX_PROMPT_CHARS
+from prompts.wildcards import MAX_EXPANSIONS, MODES
 
 
 @extend_schema_field(OpenApiTypes.BINARY)
@@ -140,9 +141,36 @@ class JobInputSerializer(serializers.Serializer):
                 raise serializers.ValidationError("remix is not valid JSON.") from None
         return value
 
+    #: Fields a subclass adds that are not the job's own (see `BatchInputSerializer`).
+    not_job_fields: tuple[str, ...] = ()
+
     def to_job_request(self) -> JobRequest:
-        data = {k: (None if v == "" else v) for k, v in self.validated_data.items()}
+        data = {
+            k: (None if v == "" else v)
+            for k, v in self.validated_data.items()
+            if k not in self.not_job_fields
+        }
         return JobRequest(**data)
+
+
+class BatchInputSerializer(JobInputSerializer):
+    """A job whose prompt is a wildcard template: one job per expanded prompt, one batch."""
+
+    wildcards = serializers.ChoiceField(
+        choices=MODES,
+        default="combinatorial",
+        help_text="combinatorial: every combination; random: count draws with the seed; "
+        "matrix: A1111's prompt matrix (base|option|option).",
+    )
+    count = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=MAX_EXPANSIONS,
+        help_text=f"How many prompts at most (all, up to {MAX_EXPANSIONS}, when left out).",
+    )
+
+    not_job_fields = ("wildcards", "count")
 
 
 class JobSerializer(serializers.ModelSerializer):
@@ -185,6 +213,7 @@ class JobSerializer(serializers.ModelSerializer):
             "only_masked",
             "notes",
             "remix",
+            "batch",
             "attempts",
             "timings",
             "images",

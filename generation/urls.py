@@ -10,4 +10,5 @@ urlpatterns = [
     path("jobs/", views.job_list, name="jobs"),
     path("jobs/<int:job_id>/", views.job_detail, name="job"),
     path("jobs/<int:job_id>/cancel/", views.job_cancel, name="cancel"),
+    path("jobs/batches/<slug:batch>/", views.batch_detail, name="batch"),
 ]

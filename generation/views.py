@@ -15,10 +15,11 @@ from gallery.selectors import image_get
 from generation import services
 from generation.canvas import DEFAULT_MASK_BLUR, MAX_EXTEND, MAX_MASK_BLUR, MIN_EXTEND
 from generation.pipelines import scheduler_names
-from generation.selectors import job_get, job_queue_position, jobs_of
+from generation.selectors import job_get, job_queue_position, jobs_in_batch, jobs_of
 from generation.serializers import JobInputSerializer
 from generation.services.expand import jobs_create_expanded
 from prompts.text import MAX_PROMPT_CHARS
+from prompts.wildcards import prompts_varying_parts
 
 
 def generate(request: HttpRequest) -> HttpResponse:
@@ -91,7 +92,7 @@ def _submit_expanded(
     """The wildcard option: one job per expanded prompt, then the jobs page."""
     count = values.get("expand_count", "")
     try:
-        jobs_create_expanded(
+        jobs = jobs_create_expanded(
             owner=request.user,
             request=serializer.to_job_request(),
             mode=values["wildcards"],
@@ -104,7 +105,7 @@ def _submit_expanded(
             _form_context(values, None, {"detail": str(exc)}),
             status=400,
         )
-    return redirect("generation:jobs")
+    return redirect("generation:batch", batch=jobs[0].batch)
 
 
 @login_required
@@ -145,6 +146,23 @@ def job_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
     with contextlib.suppress(services.JobNotCancellable):  # finished meanwhile: just show it
         services.job_cancel(job=job)
     return redirect("generation:job", job_id=job.id)
+
+
+@login_required
+def batch_detail(request: HttpRequest, batch: str) -> HttpResponse:
+    """A wildcard batch as one grid: a cell per expanded prompt, labelled by what varies,
+    filling in live (htmx polls the grid while any of its jobs waits or runs)."""
+    jobs = jobs_in_batch(batch=batch, user=request.user)
+    labels = prompts_varying_parts([job.prompt for job in jobs])
+    context = {
+        "batch": batch,
+        "cells": list(zip(jobs, labels, strict=True)),
+        "first": jobs[0],
+        "done": sum(job.is_finished for job in jobs),
+        "active": any(not job.is_finished for job in jobs),
+    }
+    template = "generation/_batch_grid.html" if request.htmx else "generation/batch.html"
+    return render(request, template, context)
 
 
 @login_required

@@ -73,3 +73,15 @@ def _matrix(text: str) -> list[str]:
         for combo in itertools.combinations(options, size):
             out.append(", ".join([base, *combo]) if base else ", ".join(combo))
     return out
+
+
+def prompts_varying_parts(prompts: list[str]) -> list[str]:
+    """Per prompt of a batch, the comma-separated phrases that not every prompt shares.
+
+    The labels of a wildcard grid, as A1111 labels a prompt matrix: ``"a cat, oil painting"``
+    and ``"a cat, at night"`` are labelled ``"oil painting"`` and ``"at night"``; a prompt with
+    nothing of its own (a matrix's base alone) is labelled ``"(base)"``.
+    """
+    split = [[part.strip() for part in text.split(",") if part.strip()] for text in prompts]
+    shared = set.intersection(*(set(parts) for parts in split)) if len(split) > 1 else set()
+    return [", ".join(p for p in parts if p not in shared) or "(base)" for parts in split]

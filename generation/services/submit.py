@@ -321,9 +321,11 @@ def _validate(fields: dict[str, Any], schedulers: list[str]) -> None:
 
 
 def job_create(
-    *, owner: AbstractBaseUser, request: JobRequest, idempotency_key: str = ""
+    *, owner: AbstractBaseUser, request: JobRequest, idempotency_key: str = "", batch: str = ""
 ) -> tuple[GenerationJob, bool]:
     """Validate and queue a job; return it and whether it is new.
+
+    ``batch`` groups the jobs of one wildcard expansion (`jobs_create_expanded`).
 
     The same ``idempotency_key`` with the same request returns the first job; with another
     request it raises `IdempotencyConflict`. The per-user cap on active jobs is checked under a
@@ -349,6 +351,7 @@ def job_create(
                 idempotency_key=idempotency_key,
                 request_hash=fingerprint,
                 max_attempts=settings.GENERATION_MAX_ATTEMPTS,
+                batch=batch,
                 **fields,
             )
             transaction.on_commit(lambda: job_publish(job_id=job.id))

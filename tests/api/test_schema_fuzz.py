@@ -80,6 +80,7 @@ CONTENT_CHECKED = {
     "POST /api/uploads/",
     "POST /api/me/avatar/",
     "POST /api/jobs/",
+    "POST /api/jobs/batch/",  # as a job, and a template must expand to a prompt
     "POST /api/prompts/combine/",  # which image ids exist is the database's business
     "PATCH /api/me/",  # mature settings open only once an account is old enough
 }

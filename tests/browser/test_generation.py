@@ -84,3 +84,25 @@ def test_a_job_shows_progress_and_previews_then_lands_in_my_jobs_and_the_gallery
     expect(tile).to_have_attribute("alt", "a lighthouse at dusk, oil painting")
     tile.click()
     expect(page).to_have_url(f"{site.url}/images/{image.id}/")
+
+
+def test_a_prompt_matrix_fills_one_grid_labelled_by_what_varies(worker_site, alice):
+    site = worker_site
+    site.login_as(alice)
+    page = site.go("/generate/")
+    page.get_by_label("Prompt", exact=True).fill("a fox|oil painting")
+    page.locator("select[name=wildcards]").select_option("matrix")
+    page.get_by_label("Width").fill("64")
+    page.get_by_label("Height").fill("64")
+    page.get_by_label("Steps").fill("2")
+    page.get_by_role("button", name="Generate").click()
+    page.wait_for_url(re.compile(r"/jobs/batches/\w+/$"))
+    grid = page.locator("#batch-grid")
+    expect(grid.locator(".batch-cell figcaption a")).to_have_text(["(base)", "oil painting"])
+    # The grid polls while jobs run and stops once both are done, each cell with its image.
+    expect(grid).to_contain_text("2 of 2 finished", timeout=60_000)
+    expect(grid).not_to_have_attribute("hx-get", re.compile("."))
+    expect(grid.locator(".batch-cell img[src*='/media/']")).to_have_count(2)
+    expect(grid.locator(".batch-cell a:has(img)").first).to_have_attribute(
+        "href", re.compile(r"^/images/\d+/$")
+    )

@@ -98,7 +98,8 @@ def test_the_generate_form_expands_wildcards_into_jobs(client, alice, wildcards)
         "/generate/",
         {"prompt": "a fox|oil painting", "wildcards": "matrix", "steps": "2"},
     )
-    assert response.status_code == 302 and response["Location"] == "/jobs/"
+    batch = GenerationJob.objects.values_list("batch", flat=True).first()
+    assert response.status_code == 302 and response["Location"] == f"/jobs/batches/{batch}/"
     assert sorted(GenerationJob.objects.values_list("prompt", flat=True)) == [
         "a fox",
         "a fox, oil painting",
