@@ -127,7 +127,9 @@ class JobInputSerializer(serializers.Serializer):
         required=False,
         allow_null=True,
         help_text='From the remix tray: {"sources": [image ids], "strategy", "phrases": '
-        '[{"text", "source"}]}. The images get every source as a parent.',
+        '[{"text", "source"}]}. The images get every source as a parent. A blend adds '
+        '"blend": [{"prompt", "weight"}] (as POST /api/prompts/combine/ answers it): the worker '
+        "mixes those prompts' text-encoder embeddings and the prompt is only recorded.",
     )
 
     def validate_remix(self, value: Any) -> Any:
