@@ -368,6 +368,9 @@ SEARCH_HNSW_EF_SEARCH = env_int("SEARCH_HNSW_EF_SEARCH", 100, minimum=1)
 SEARCH_USEARCH_MIN_VECTORS = env_int("SEARCH_USEARCH_MIN_VECTORS", 200_000, minimum=0)
 # How many prompts each side (keyword, semantic) contributes before fusion.
 SEARCH_CANDIDATES = env_int("SEARCH_CANDIDATES", 200, minimum=10)
+# "Explore this style": how many prompts the whole-prompt vector index brings (searched with the
+# style part's vector) before they are ranked by their stored style vectors.
+SEARCH_STYLE_CANDIDATES = env_int("SEARCH_STYLE_CANDIDATES", 300, minimum=10)
 # Below this cosine similarity a prompt is not a semantic match (MiniLM: unrelated ~0.1).
 SEARCH_MIN_SIMILARITY = env_float("SEARCH_MIN_SIMILARITY", 0.2)
 SEARCH_MAX_QUERY_CHARS = env_int("SEARCH_MAX_QUERY_CHARS", 500, minimum=10)

@@ -17,14 +17,9 @@ from django.db.models import QuerySet
 
 from gallery.models import Image
 from gallery.selectors import image_list, image_rows
-from prompts.embeddings import (
-    embedding_model_name,
-    prompt_style_text,
-    query_embed,
-    vector_from_bytes,
-)
+from prompts.embeddings import query_embed
 from prompts.keywords import prompts_keyword_search
-from prompts.models import PromptEmbedding
+from prompts.selectors import prompts_nearest, prompts_nearest_style
 from prompts.vectors import vector_index
 
 RRF_K = 60
@@ -32,8 +27,6 @@ RRF_K = 60
 SEARCH_MAX_IMAGES = 1000
 SEARCH_ORDERINGS = ("relevance", "-created", "-likes", "trending")
 SIMILAR_BY = ("prompt", "style")
-# Cosine similarity above which two prompts are the same text: not "similar", a duplicate.
-_DUPLICATE_SIMILARITY = 0.999
 
 
 class Matched:
@@ -147,28 +140,20 @@ def images_similar_to(
 ) -> list[SearchHit]:
     """Images whose prompts are nearest to this image's, one per prompt, nearest first.
 
-    The image itself and every image sharing its prompt (exact duplicates) are left out.
-    ``by="prompt"`` compares whole prompts; ``by="style"`` compares style parts (see
-    `prompts.embeddings.prompt_style_text`), whatever the subject.
+    Two pivots, kept apart: ``by="prompt"`` compares whole prompts, subject and style
+    (`prompts.selectors.prompts_nearest`); ``by="style"`` compares the style parts only
+    (artists, mediums, lighting, camera, quality tags: `prompts.selectors.prompts_nearest_style`),
+    whatever the subject, so a Monet cat leads to Monet dragons before cat photos. The image
+    itself and every image sharing its prompt (exact duplicates) are left out; the visibility
+    of ``images`` applies to the candidates.
     """
     if by not in SIMILAR_BY:
         raise ValueError(f"by must be one of {', '.join(SIMILAR_BY)}")
-    vector = None
-    text = image.prompt.text
-    if by == "prompt":
-        stored = (
-            PromptEmbedding.objects.filter(prompt_id=image.prompt_id, model=embedding_model_name())
-            .values_list("vector", flat=True)
-            .first()
-        )
-        vector = vector_from_bytes(stored) if stored is not None else None
+    if by == "style":
+        hits = prompts_nearest_style(prompt_id=image.prompt_id, text=image.prompt.text)
     else:
-        text = prompt_style_text(text=text)
-    if vector is None:
-        vector = query_embed(text=text)
-    hits = vector_index().search(vector=vector, k=limit + 1, exclude=[image.prompt_id])
-    hits = [hit for hit in hits if hit[1] < _DUPLICATE_SIMILARITY]
-    ranked = [(pid, sim, Matched.SEMANTIC) for pid, sim in hits[:limit]]
+        hits = prompts_nearest(prompt_id=image.prompt_id, text=image.prompt.text, limit=limit)
+    ranked = [(pid, sim, Matched.SEMANTIC) for pid, sim in hits]
     visible = images.exclude(pk=image.pk)
     return _images_for_prompts(images=visible, ranked=ranked, ordering="relevance", per_prompt=1)[
         :limit

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from django.conf import settings
 
+from prompts.anatomy import prompt_style_part
 from prompts.embedder_onnx import OnnxEmbedder, onnx_available
 
 if TYPE_CHECKING:
@@ -173,9 +174,10 @@ def vector_from_bytes(data: bytes | memoryview) -> np.ndarray:
 
 
 def prompt_style_text(*, text: str) -> str:
-    """The style part of a prompt (artists, mediums, lighting, camera, quality tags).
+    """The style part of a prompt (artists, mediums, lighting, camera, quality tags), as embedded
+    for "Explore this style": `prompts.anatomy.prompt_style_part`.
 
-    The prompt tools issue splits subject from style; until then the style part is the whole
-    prompt, so "explore this style" and "similar images" rank alike but stay separate pivots.
+    A prompt with no style phrase is all subject and gives its whole text back, so its style
+    vector is its prompt vector.
     """
-    return text
+    return prompt_style_part(text)

@@ -34,6 +34,12 @@ class PromptEmbedding(models.Model):
     PostgreSQL only) can be rebuilt from it. ``model`` names the embedder: a row made by another
     model is stale, ignored by search and re-embedded. ``text_hash`` is the SHA-256 of the
     embedded text, so re-running the embedding of an unchanged prompt is a no-op.
+
+    ``style_vector`` is the embedding of the prompt's style part (`prompts.embeddings.
+    prompt_style_text`: artists, mediums, lighting, camera, quality tags), what "Explore this
+    style" compares; it has no index of its own (see `prompts.selectors.prompts_nearest_style`).
+    NULL means not embedded yet (rows from before it existed: the backfill fills them), and
+    empty bytes mean the style part is the whole prompt, so ``vector`` serves for both.
     """
 
     prompt = models.OneToOneField(
@@ -42,6 +48,8 @@ class PromptEmbedding(models.Model):
     model = models.CharField(max_length=200)
     dimensions = models.PositiveSmallIntegerField()
     vector = models.BinaryField()
+    # Nullable: rows written before it existed, and bulk loads that leave it to the backfill.
+    style_vector = models.BinaryField(null=True, blank=True)
     text_hash = models.CharField(max_length=64)
     # Indexed: the in-memory index of each process reloads only rows changed since its last look.
     updated = models.DateTimeField(db_index=True)

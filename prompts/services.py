@@ -7,9 +7,16 @@ from collections.abc import Callable, Iterable
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils import timezone
 
-from prompts.embeddings import embedding_model_name, text_hash, texts_embed, vector_to_bytes
+from prompts.embeddings import (
+    embedding_model_name,
+    prompt_style_text,
+    text_hash,
+    texts_embed,
+    vector_to_bytes,
+)
 from prompts.models import Prompt, PromptEmbedding
 from prompts.selectors import prompts_missing_embedding
 from prompts.text import prompt_pair_key
@@ -55,24 +62,46 @@ def prompt_embeddings_enqueue(*, prompt_ids: list[int]) -> None:
 
 
 def prompt_embeddings_update(*, prompt_ids: Iterable[int], force: bool = False) -> int:
-    """Embed the given prompts whose vector is missing, from another model, or of older text.
+    """Embed the given prompts whose vector is missing, from another model, or of older text,
+    and fill the style vector of those that have a current vector but no style vector yet.
 
+    Both vectors of a prompt are written together, from one batch through the embedder: the
+    whole prompt (similar images, search) and its style part (`prompt_style_text`, "Explore
+    this style"). A style part that is the whole prompt is stored as empty bytes, meaning "same
+    as ``vector``". Rows from before style vectors existed only have their style part embedded.
     Idempotent: an up-to-date prompt is skipped (unless ``force``), a deleted one is ignored.
     Texts shared by several prompt rows (same prompt, other negatives) are embedded once.
-    Returns how many vectors were written.
+    Returns how many rows were written.
     """
     ids = sorted({int(i) for i in prompt_ids})
     prompts = list(Prompt.objects.filter(id__in=ids).only("id", "text"))
-    current = dict(
-        PromptEmbedding.objects.filter(prompt_id__in=ids, model=embedding_model_name()).values_list(
-            "prompt_id", "text_hash"
+    current = {
+        prompt_id: (digest, has_style)
+        for prompt_id, digest, has_style in PromptEmbedding.objects.filter(
+            prompt_id__in=ids, model=embedding_model_name()
         )
-    )
-    todo = [p for p in prompts if force or current.get(p.id) != text_hash(p.text)]
-    if not todo:
+        .annotate(
+            has_style=ExpressionWrapper(Q(style_vector__isnull=False), output_field=BooleanField())
+        )
+        .values_list("prompt_id", "text_hash", "has_style")
+    }
+    todo, style_only = [], []
+    for p in prompts:
+        digest, has_style = current.get(p.id, (None, False))
+        if force or digest != text_hash(p.text):
+            todo.append(p)
+        elif not has_style:
+            style_only.append(p)
+    if not todo and not style_only:
         return 0
-    texts = sorted({p.text for p in todo})
+    style_of = {p.text: prompt_style_text(text=p.text) for p in todo + style_only}
+    texts = sorted({p.text for p in todo} | {s for t, s in style_of.items() if s != t})
     by_text = dict(zip(texts, texts_embed(texts=texts), strict=True))
+
+    def style_bytes(text: str) -> bytes:
+        style = style_of[text]
+        return b"" if style == text else vector_to_bytes(by_text[style])
+
     vectors = [by_text[p.text] for p in todo]
     model_name = embedding_model_name()  # after embedding: a failed ONNX load falls back to torch
     now = timezone.now()
@@ -82,20 +111,24 @@ def prompt_embeddings_update(*, prompt_ids: Iterable[int], force: bool = False) 
             model=model_name,
             dimensions=len(vector),
             vector=vector_to_bytes(vector),
+            style_vector=style_bytes(p.text),
             text_hash=text_hash(p.text),
             updated=now,
         )
         for p, vector in zip(todo, vectors, strict=True)
     ]
+    styles = [PromptEmbedding(prompt_id=p.id, style_vector=style_bytes(p.text)) for p in style_only]
     with transaction.atomic():
         PromptEmbedding.objects.bulk_create(
             rows,
             update_conflicts=True,
             unique_fields=["prompt"],
-            update_fields=["model", "dimensions", "vector", "text_hash", "updated"],
+            update_fields=["model", "dimensions", "vector", "style_vector", "text_hash", "updated"],
         )
+        # The prompt vector is unchanged, so the vector indexes have nothing to learn.
+        PromptEmbedding.objects.bulk_update(styles, ["style_vector"], batch_size=500)
         vector_index().add(prompt_ids=[p.id for p in todo], vectors=vectors)
-    return len(todo)
+    return len(todo) + len(style_only)
 
 
 def prompt_embeddings_backfill(
@@ -106,7 +139,8 @@ def prompt_embeddings_backfill(
     after_id: int = 0,
     on_batch: Callable[[int, int], None] | None = None,
 ) -> int:
-    """Embed, in batches by ascending id, every prompt still missing a current vector.
+    """Embed, in batches by ascending id, every prompt still missing a current vector (or its
+    style vector: `prompts_missing_embedding`).
 
     Resumable: each batch commits on its own, so a run stopped half way leaves half the work
     done, and the next run (or ``after_id``) starts where it ended. ``everything`` re-embeds

@@ -172,3 +172,52 @@ def test_an_image_whose_prompt_changes_is_found_by_the_new_prompt(api, gallery, 
     index_prompts()
     assert _search(api, q="alpine hamlet in winter")["results"][0]["id"] == car.id
     assert car.id not in [row["id"] for row in _search(api, q="vintage car")["results"]]
+
+
+@pytest.fixture
+def styles(make_image, index_prompts):
+    """Monet-like paintings, other painters and photos, of cats and of other things."""
+    monet = "by claude monet, impressionism, soft light"
+    images = {
+        "monet_cat": make_image(prompt=f"a cat, {monet}"),
+        "monet_dragon": make_image(prompt=f"a dragon over a city, {monet}"),
+        "cat_photo": make_image(prompt="a cat sitting on a sofa, photo, 35mm"),
+        "lilies": make_image(prompt="water lilies on a pond, impressionist painting, soft light"),
+        "parasol": make_image(
+            prompt="a portrait of a woman with a parasol, impressionist painting"
+        ),
+        "sailboat": make_image(prompt="a sailboat on a calm sea, oil on canvas, soft light"),
+        "knight": make_image(
+            prompt="portrait of a knight, by greg rutkowski, digital painting, dramatic lighting"
+        ),
+        "car": make_image(prompt="a red vintage car on a desert road"),
+        # The same prompt with another negative: a duplicate, not "in the style of" itself.
+        "twin": make_image(prompt=f"a cat, {monet}", negative_prompt="blurry"),
+    }
+    index_prompts()
+    return images
+
+
+def _similar_ids(api, image, by: str) -> list[int]:
+    response = api.get(f"/api/images/{image.id}/similar/", {"by": by, "limit": 10})
+    assert response.status_code == 200, response.content
+    return [row["id"] for row in response.json()["results"]]
+
+
+def test_explore_this_style_compares_style_parts_whatever_the_subject(api, styles):
+    # GIVEN a Monet cat, a Monet dragon, a cat photo, other impressionist paintings and others
+    # WHEN someone explores the Monet cat's style, and its similar images
+    by_style = _similar_ids(api, styles["monet_cat"], "style")
+    by_prompt = _similar_ids(api, styles["monet_cat"], "prompt")
+    # THEN the Monet dragon comes first, and the cat photo after every impressionist painting
+    assert by_style[0] == styles["monet_dragon"].id
+    painted = [by_style.index(styles[name].id) for name in ("lilies", "parasol", "sailboat")]
+    assert max(painted) < by_style.index(styles["cat_photo"].id)
+    # AND impressionist paintings of anything come before another painter's style: the whole
+    # prompts of the knight and the Monet cat share more words ("portrait", "by", "painting")
+    assert by_style.index(styles["lilies"].id) < by_style.index(styles["knight"].id)
+    # AND the image itself and its duplicate prompt are left out, though the duplicate's style
+    # is as near as the dragon's
+    assert styles["monet_cat"].id not in by_style and styles["twin"].id not in by_style
+    # AND the pivots differ: the whole prompt ranks the cat photo higher than its style does
+    assert by_prompt.index(styles["cat_photo"].id) < by_style.index(styles["cat_photo"].id)

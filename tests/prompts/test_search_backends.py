@@ -8,9 +8,10 @@ import pytest
 from django.core.management import call_command
 
 from config.celery import app as celery_app
-from prompts.embeddings import embedding_model_name, query_embed
+from prompts.embeddings import embedding_model_name, query_embed, vector_from_bytes
 from prompts.keywords import fts5_match_expression, prompts_keyword_search
 from prompts.models import Prompt, PromptEmbedding
+from prompts.selectors import prompts_missing_embedding, prompts_nearest_style
 from prompts.services import prompt_embeddings_update, prompt_get_or_create
 from prompts.vectors import vector_index
 
@@ -148,3 +149,53 @@ def test_keyword_search_never_raises_on_hostile_input(db, query):
 def test_user_syntax_reaches_fts5_as_quoted_strings_only():
     assert fts5_match_expression('cat AND "red fox" NEAR(x*') == '"cat" "red fox" "near" "x"'
     assert fts5_match_expression("&|!:*(") == ""
+
+
+def test_each_prompt_gets_the_vector_of_its_style_part_in_the_same_batch(index_prompts):
+    painted = _prompt("a red fox in the snow, oil painting, golden hour, by greg rutkowski, 8k")
+    plain = _prompt("a red fox in the snow")
+    assert index_prompts() == 2
+    row = PromptEmbedding.objects.get(prompt=painted)
+    style = vector_from_bytes(row.style_vector)
+    expected = query_embed(text="oil painting, golden hour, by greg rutkowski, 8k")
+    assert float(style @ expected) > 0.99
+    assert float(style @ vector_from_bytes(row.vector)) < 0.9
+    # A prompt that is all subject: its style vector is its prompt vector, stored as b"".
+    assert bytes(PromptEmbedding.objects.get(prompt=plain).style_vector) == b""
+
+
+def test_rows_from_before_style_vectors_get_one_from_the_backfill_and_keep_their_vector(
+    index_prompts,
+):
+    # GIVEN prompts embedded before style vectors existed
+    prompts = [_prompt(f"a {animal} in a meadow, watercolor, soft light") for animal in "ab"]
+    index_prompts()
+    before = {row.prompt_id: row for row in PromptEmbedding.objects.all()}
+    PromptEmbedding.objects.update(style_vector=None)
+    assert set(prompts_missing_embedding()) == set(prompts)
+    # WHEN the resumable backfill runs
+    out = io.StringIO()
+    call_command("reindex_embeddings", "--batch-size", "1", stdout=out)
+    # THEN each gets its style vector; the prompt vector and its index entry stay as they were
+    assert "2 vectors written" in out.getvalue()
+    assert not prompts_missing_embedding().exists()
+    for row in PromptEmbedding.objects.all():
+        assert bytes(row.vector) == bytes(before[row.prompt_id].vector)
+        assert row.updated == before[row.prompt_id].updated
+        style = vector_from_bytes(row.style_vector)
+        assert float(style @ query_embed(text="watercolor, soft light")) > 0.99
+    assert index_prompts() == 0
+
+
+def test_a_candidate_still_without_a_style_vector_is_ranked_by_the_first_stage(index_prompts):
+    query = _prompt("a cat, by claude monet, impressionism")
+    done = _prompt("a bridge over a pond, by claude monet, impressionism")
+    waiting = _prompt("haystacks in a field, by claude monet")
+    index_prompts()
+    PromptEmbedding.objects.filter(prompt=waiting).update(style_vector=None)
+    hits = dict(prompts_nearest_style(prompt_id=query.id, text=query.text))
+    assert set(hits) == {done.id, waiting.id}
+    assert hits[done.id] > 0.99  # the same style part
+    style = vector_from_bytes(PromptEmbedding.objects.get(prompt=query).style_vector)
+    first_stage = dict(vector_index().search(vector=style, k=5))
+    assert hits[waiting.id] == pytest.approx(first_stage[waiting.id], abs=1e-4)
