@@ -331,6 +331,7 @@ def ingest_copy(texts: list[str], vectors: np.ndarray) -> dict[str, float]:
         "text_hash": "character varying(64)",
         "updated": "timestamp with time zone",
         "embedding": "vector(384)",
+        "style_vector": "bytea",  # left NULL: the style backfill's business, not search's
     }
     if types != expected:
         raise RuntimeError(f"prompts_promptembedding changed, update the COPY: {types}")
