@@ -118,13 +118,16 @@ _CONTENT_OF = re.compile(
 )
 # A medium credited to someone: "oil painting by claude monet", "sketch by liz y ahmet".
 _MEDIUM_BY = re.compile(
-    r"^(?:(?:an?|the)\s+)?(?:[\w-]+\s+){0,3}?(?:painting|sketch|drawing|illustration|photo|"
+    r"^(?:(?:an?|the)\s+)?(?:[\w-]+\s+){0,5}?(?:painting|sketch|drawing|illustration|photo|"
     r"photograph|photography|art|artwork|render|print|etching|engraving|sculpture|poster|"
     r"screenshot|design|comic|cover)s?\s+by\s+\S"
 )
 _STYLE_OF_ANYWHERE = re.compile(r"\b(?:in\s+(?:the\s+)?)?style\s+of\s+\S")
 _PLATFORM = re.compile(r"^(?:trending|viral|featured|popular|top)\s+(?:on|in)\b")
-_DECADE = re.compile(r"^(?:\d{2}|\d{4})s$|^\d{4}s?\s+\w+$")
+_DECADE = re.compile(r"^(?:\d{2}|\d{4})s$|^\d{4}s?\s+\w+$|^(?:1[5-9]|20)\d{2}$")
+_VIEWPOINT = re.compile(r"^(?:view|viewed|seen|shot|photographed)\s+from\b")
+_AWARD = re.compile(r"^award[\s-]?winning\b")
+_YEAR = re.compile(r"^(?:1[5-9]|20)\d{2}s?$")
 _F_NUMBER = re.compile(r"\bf\s?/?\s?\d+(?:\.\d+)?\b")
 _NOT_CONTENT_OF = re.compile(
     r"\b(?:depth of field|field of view|point of view|style of|manner of|aesthetic of)\b"
@@ -145,7 +148,7 @@ _KEYWORDS: dict[str, str] = {
         sunbeams sunbeam lightrays volumetric spotlight spotlit floodlight
         golden-hour blue-hour sunset-lighting neon-lights flare lens-flare flares
         radiance radiant ambient-occlusion raytracing ray-tracing ray-traced reflection
-        reflections ambient lit-by ray-of-light
+        reflections ambient lit-by ray-of-light silhouette silhouettes silhouetted
         """,
     CAMERA: """
         shot shots close-up closeup close-ups headshot portrait-shot wide-angle wide-shot
@@ -158,7 +161,7 @@ _KEYWORDS: dict[str, str] = {
         half-body medium-shot establishing-shot panorama panoramic anamorphic
         focus sharp-focus soft-focus tilt-shift cinematography 35mm 50mm 85mm 24mm 70mm 200mm
         zoom zoomed film-grain grain grainy film-stock kodachrome ektachrome portra cinestill
-        golden-ratio field-of-depth
+        golden-ratio field-of-depth orientation front-profile side-profile profile-view
         """,
     QUALITY: """
         4k 8k 16k 32k 64k hd uhd fhd 1080p high-resolution hi-res highres resolution
@@ -168,7 +171,7 @@ _KEYWORDS: dict[str, str] = {
         featured award-winning award winning awardwinning professional sharp crisp
         stunning gorgeous beautiful breathtaking amazing incredible epic elegant smooth
         perfect flawless polished fine finely exquisite insanely extremely hdr iconic elite
-        visuals creative coherent
+        visuals creative coherent complexity post-processing postprocessing post-processed
         """,
     STYLE: """
         painting paintings painted painterly oil oils acrylic watercolor watercolour gouache
@@ -194,7 +197,7 @@ _KEYWORDS: dict[str, str] = {
         graffiti mural poster key-art keyart airbrush airbrushed sculpture statue
         marble-sculpture bronze chalk crayon storybook childrens-book impasto brushstrokes
         brush-strokes tarot art contrast high-contrast saturation low-saturation gradients
-        graphic-design disturbing darkness luxury unity magazine lines doodles
+        graphic-design disturbing darkness luxury unity magazine lines doodles atmosphere
         """,
 }
 
@@ -276,8 +279,10 @@ def phrase_role_by_rules(text: str) -> str:
         return STYLE  # "anime style"; a sentence that ends "... horror style" is content
     if _MEDIUM_BY.match(norm) or _DECADE.match(norm):
         return STYLE
-    if _PLATFORM.match(norm):
-        return QUALITY
+    if _PLATFORM.match(norm) or _AWARD.match(norm):
+        return QUALITY  # "award winning architecture photography" is praise, not a medium
+    if _VIEWPOINT.match(norm):
+        return CAMERA  # "view from the river", "seen from below"
     if _F_NUMBER.fullmatch(norm):
         return CAMERA
     if _CONTENT_OF.match(norm) and not _NOT_CONTENT_OF.search(norm):
@@ -310,9 +315,10 @@ def _ends_with_modifier(norm: str) -> bool:
         last = match
     if last is None:
         return False
-    # "highly detailed face" names content; only filler words may follow the keyword.
+    # "highly detailed face" names content; only filler words (or a year: "anime 1999") may
+    # follow the keyword.
     tail = norm[last.end() :].split()
-    return all(word in _TAIL_FILLER for word in tail)
+    return all(word in _TAIL_FILLER or _YEAR.match(word) for word in tail)
 
 
 _TAIL_FILLER = _words(
@@ -344,8 +350,17 @@ def phrase_role(text: str) -> str:
 
 
 def looks_like_name(text: str) -> bool:
-    """A phrase of two to four name-like words ("thomas kindkade", "Caza Vallejo")."""
-    words = normalize_phrase(text).split()
+    """One to four name-like words ("thomas kindkade", "Caza Vallejo"), or a list of such
+    names joined by "and" / "&" ("annie leibovitz and steve mccurry")."""
+    names = _NAME_LIST.split(normalize_phrase(text))
+    return len(names) <= 4 and all(_one_name(name) for name in names)
+
+
+_NAME_LIST = re.compile(r"\s+(?:and|&)\s+")
+
+
+def _one_name(name: str) -> bool:
+    words = name.split()
     if not 1 <= len(words) <= 4:
         return False
     if any(word in _COMMON_NOUN_HINT for word in words):

@@ -104,6 +104,14 @@ def test_midjourney_parameters_are_parameters_and_no_is_a_negative_prompt():
         ("a painting of a cat", "subject"),
         ("a glowing sword", "subject"),
         ("a castle on a hill", "subject"),
+        ("1904", "style"),  # an era
+        ("manga and anime 1 9 9 9", "style"),
+        ("view from river thames", "camera"),
+        ("award winning architecture photography", "quality"),
+        ("high quality high detail painting by norman rockwell", "style"),
+        ("silhouette!!!", "lighting"),
+        ("magical atmosphere", "style"),
+        ("1904 in paris, a cat", "subject"),
     ],
 )
 def test_it_tags_each_kind_of_modifier(phrase: str, role: str):
@@ -113,6 +121,13 @@ def test_it_tags_each_kind_of_modifier(phrase: str, role: str):
 def test_a_bare_name_next_to_artists_is_an_artist():
     roles = [p.role for p in prompt_parse("a cat, by artgerm, thomas kindkade, loish").phrases]
     assert roles == ["subject", "style", "style", "style"]
+
+
+def test_a_list_of_names_after_an_artist_credit_is_artists_but_not_a_list_of_things():
+    prompt = "a woman, by edward hughes, annie leibovitz and steve mccurry, david lazar"
+    assert [p.role for p in prompt_parse(prompt).phrases] == ["subject", *["style"] * 3]
+    things = "a woman, by edward hughes, a cat and a dog"
+    assert [p.role for p in prompt_parse(things).phrases][-1] == "subject"
 
 
 def test_render_round_trips_escaped_brackets():
