@@ -12,6 +12,7 @@ from prompts.embeddings import (
     query_embed,
     vector_from_bytes,
 )
+from prompts.keywords import prompts_keyword_search
 from prompts.models import Prompt, PromptEmbedding
 from prompts.vectors import Hit, vector_index
 
@@ -61,18 +62,20 @@ def prompts_nearest_style(*, prompt_id: int, text: str) -> list[Hit]:
     cosine of the style vectors), nearest first. "Explore this style" ranks with it.
 
     Two stages, so that style costs no second vector index (a second HNSW at 1M prompts would
-    double the index build time and memory): the whole-prompt index, searched with this
-    prompt's style vector, brings `SEARCH_STYLE_CANDIDATES` prompts (a prompt sharing the
-    style words is near it even when its subject differs); those are then ranked by the cosine
-    of the stored style vectors, read in one query. A candidate not yet given a style vector by
-    the backfill keeps its first-stage score. The prompt itself and exact duplicates of it
-    (whole-prompt cosine >= `DUPLICATE_SIMILARITY`) are left out; many prompts share a style
-    part exactly, so only the whole prompt can tell a duplicate. Returns every candidate left,
-    so the caller's visibility filter still leaves enough.
+    double the index build time and memory). Candidates come from two indexes that already
+    exist: the whole-prompt vector index searched with this prompt's style vector (a prompt
+    sharing the style words is near it even when its subject differs), and the keyword index
+    searched with the style part's words (every word must match: the prompts that carry the
+    very same modifiers, whatever subject surrounds them, which the vector side misses when
+    the subject is long), `SEARCH_STYLE_CANDIDATES` from each. They are then ranked by the
+    cosine of the stored style vectors, read in one query. A candidate not yet given a style
+    vector by the backfill is ranked by its whole-prompt vector. The prompt itself and exact
+    duplicates of it (whole-prompt cosine >= `DUPLICATE_SIMILARITY`) are left out; many prompts
+    share a style part exactly, so only the whole prompt can tell a duplicate. Returns every
+    candidate left, so the caller's visibility filter still leaves enough.
 
-    The first stage misses matches, since a whole-prompt vector is mostly its subject: at 10k
-    prompts, 300 candidates hold 0.39 of the exact style top 24 (0.13 without the re-rank) and
-    0.54 of the near-identical styles (bench/style_candidates.py, bench/README.md).
+    Still an approximation of an exact style search: bench/style_candidates.py measures how
+    much of the exact top 24 it finds (bench/README.md).
     """
     model = embedding_model_name()
     own = (
@@ -81,27 +84,27 @@ def prompts_nearest_style(*, prompt_id: int, text: str) -> list[Hit]:
         .first()
     )
     vector, style = _stored_vectors(*own) if own is not None else (query_embed(text=text), None)
+    style_text = prompt_style_text(text=text)
     if style is None:  # not embedded yet: embed the style part now (cached per process)
-        style_text = prompt_style_text(text=text)
         style = vector if style_text == text else query_embed(text=style_text)
-    first = vector_index().search(
-        vector=style, k=settings.SEARCH_STYLE_CANDIDATES, exclude=[prompt_id]
+    k = settings.SEARCH_STYLE_CANDIDATES
+    candidates = [pid for pid, _ in vector_index().search(vector=style, k=k, exclude=[prompt_id])]
+    if style_text != text:  # an all-subject prompt has no modifiers to look up
+        lexical = prompts_keyword_search(query=style_text, k=k + 1)
+        candidates += [pid for pid, _ in lexical if pid != prompt_id]
+    rows = PromptEmbedding.objects.filter(prompt_id__in=set(candidates), model=model).values_list(
+        "prompt_id", "vector", "style_vector"
     )
-    rows = PromptEmbedding.objects.filter(
-        prompt_id__in=[pid for pid, _ in first], model=model
-    ).values_list("prompt_id", "vector", "style_vector")
-    first_scores = dict(first)
-    stored = {pid: _stored_vectors(blob, style_blob) for pid, blob, style_blob in rows}
-    ranked: list[Hit] = []
-    for pid, first_score in first:
-        if pid not in stored:
-            continue  # deleted since the index saw it
-        candidate, candidate_style = stored[pid]
+    ranked: list[tuple[int, float, float]] = []
+    for pid, blob, style_blob in rows:  # a candidate deleted since the index saw it is gone
+        candidate, candidate_style = _stored_vectors(blob, style_blob)
         if float(candidate @ vector) >= DUPLICATE_SIMILARITY:
             continue
-        score = first_score if candidate_style is None else float(candidate_style @ style)
-        ranked.append((pid, score))
+        whole = float(candidate @ style)
+        ranked.append(
+            (pid, whole if candidate_style is None else float(candidate_style @ style), whole)
+        )
     # Prompts with the very same style part tie: the one whose whole text is nearer the style
     # (less subject around it) comes first.
-    ranked.sort(key=lambda hit: (-hit[1], -first_scores[hit[0]], -hit[0]))
-    return ranked
+    ranked.sort(key=lambda hit: (-hit[1], -hit[2], -hit[0]))
+    return [(pid, score) for pid, score, _ in ranked]

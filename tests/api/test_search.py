@@ -221,3 +221,20 @@ def test_explore_this_style_compares_style_parts_whatever_the_subject(api, style
     assert styles["monet_cat"].id not in by_style and styles["twin"].id not in by_style
     # AND the pivots differ: the whole prompt ranks the cat photo higher than its style does
     assert by_prompt.index(styles["cat_photo"].id) < by_style.index(styles["cat_photo"].id)
+
+
+def test_explore_this_style_finds_the_same_modifiers_under_a_long_subject(
+    api, styles, make_image, index_prompts, settings
+):
+    # GIVEN a Monet-style prompt whose long subject puts its whole-prompt vector far from the
+    # style, and a vector stage too small to reach it
+    train = make_image(
+        prompt="an old steam locomotive with a red boiler crossing a long iron bridge over a "
+        "deep canyon at noon, passengers waving, by claude monet, impressionism, soft light"
+    )
+    index_prompts()
+    settings.SEARCH_STYLE_CANDIDATES = 3
+    # WHEN someone explores the Monet cat's style
+    by_style = _similar_ids(api, styles["monet_cat"], "style")
+    # THEN the keyword side brought it in, and its identical style ranks it with the dragon
+    assert set(by_style[:2]) == {train.id, styles["monet_dragon"].id}
