@@ -99,7 +99,7 @@ def speed(size: int, requests: int) -> None:
         def combine_body(strategy: str) -> dict:
             n = 2 if strategy == "subject_style" else rng.randint(2, 5)
             body = {"sources": rng.sample(ids, n), "strategy": strategy}
-            if strategy == "weighted":
+            if strategy in ("weighted", "blend"):
                 body["weights"] = [round(rng.uniform(0.2, 2), 1) for _ in range(n)]
             return body
 
@@ -110,7 +110,7 @@ def speed(size: int, requests: int) -> None:
                     "/api/prompts/combine/", combine_body("merge"), content_type="application/json"
                 )
 
-        for strategy in ("merge", "subject_style", "weighted"):
+        for strategy in ("merge", "subject_style", "weighted", "blend"):
             for label, before in (("cold", remix._vectors.clear), ("warm", None)):
                 if label == "warm":
                     warm_up()
