@@ -8,7 +8,10 @@ recall@24 of that two-stage ranking against exact style-vs-style search, for sev
 counts, and for the first stage alone (style vector against whole-prompt vectors, no re-rank).
 Stage one is exact here (numpy), so ANN misses (bench/search.py) come on top.
 
-    .venv/bin/python bench/style_candidates.py --size 10000 --queries 200
+    .venv/bin/python bench/style_candidates.py --size 10000 --queries 200 [--keyword] [--app]
+
+``--app`` also loads the corpus into SQLite and ranks with the shipped
+`prompts_nearest_style` (vector and keyword candidates, style re-rank), end to end.
 """
 
 from __future__ import annotations
@@ -38,6 +41,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--candidates", default="50,100,300,1000")
     parser.add_argument("--keyword", action="store_true", help="Also try keyword candidates.")
     parser.add_argument("--vectors", type=Path, help="Keep the embeddings in this .npz file.")
+    parser.add_argument(
+        "--app",
+        action="store_true",
+        help="Also rank with the shipped prompts_nearest_style (SQLite: FTS5 and numpy index).",
+    )
     args = parser.parse_args(argv)
     search_corpus.django_setup(Path(tempfile.mkdtemp(prefix="atelier-style-")))
     from prompts.embeddings import prompt_style_text, texts_embed
@@ -62,6 +70,10 @@ def main(argv: list[str]) -> int:
     picks = rng.choice(len(texts), size=min(args.queries, len(texts)), replace=False)
     ks = [int(k) for k in args.candidates.split(",")]
     recalls: dict[str, list[float]] = {f"k={k}": [] for k in ks} | {"first stage only": []}
+    app_ids = _load_into_app(texts, styles, by_text) if args.app else None
+    if app_ids is not None:
+        recalls["shipped prompts_nearest_style"] = []
+        row_of = {pid: row for row, pid in enumerate(app_ids)}
     if args.keyword:
         recalls["k=300 + keyword 300"] = []
         terms = [set(keyword_terms(t)) for t in texts]
@@ -90,6 +102,13 @@ def main(argv: list[str]) -> int:
             union = np.array(sorted(set(first[:300].tolist()) | set(matches[:300])))
             ranked = union[np.argsort(-exact_scores[union], kind="stable")][:TOP]
             found["k=300 + keyword 300"] = ranked
+        if app_ids is not None:
+            from prompts.selectors import prompts_nearest_style
+
+            hits = prompts_nearest_style(prompt_id=app_ids[q], text=texts[q])
+            found["shipped prompts_nearest_style"] = np.array(
+                [row_of[pid] for pid, _ in hits[:TOP]], dtype=int
+            )
         for name, top in found.items():
             recalls[name].append(min(int((exact_scores[top] >= cut - 1e-6).sum()), TOP) / TOP)
             means[name].append(float(exact_scores[top].mean()))
@@ -110,6 +129,39 @@ def main(argv: list[str]) -> int:
             f"obvious matches found {np.mean(obvious[name]) if obvious[name] else 0:.3f}"
         )
     return 0
+
+
+def _load_into_app(texts: list[str], styles: list[str], by_text: dict) -> list[int]:
+    """The corpus as prompt rows with both vectors, in a fresh SQLite database (FTS5 filled by
+    its triggers); the prompt id of each text, in order."""
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from prompts.embeddings import embedding_model_name, text_hash, vector_to_bytes
+    from prompts.models import PromptEmbedding
+    from prompts.services import prompt_get_or_create
+
+    started = time.perf_counter()
+    call_command("migrate", verbosity=0)
+    ids = [prompt_get_or_create(text=text).id for text in texts]
+    model, now = embedding_model_name(), timezone.now()
+    PromptEmbedding.objects.bulk_create(
+        [
+            PromptEmbedding(
+                prompt_id=pid,
+                model=model,
+                dimensions=384,
+                vector=vector_to_bytes(by_text[text]),
+                style_vector=b"" if style == text else vector_to_bytes(by_text[style]),
+                text_hash=text_hash(text),
+                updated=now,
+            )
+            for pid, text, style in zip(ids, texts, styles, strict=True)
+        ],
+        batch_size=2000,
+    )
+    print(f"loaded into SQLite in {time.perf_counter() - started:.0f} s")
+    return ids
 
 
 if __name__ == "__main__":
