@@ -367,6 +367,9 @@ SEARCH_HNSW_EF_SEARCH = env_int("SEARCH_HNSW_EF_SEARCH", 100, minimum=1)
 SEARCH_USEARCH_MIN_VECTORS = env_int("SEARCH_USEARCH_MIN_VECTORS", 200_000, minimum=0)
 # How many prompts each side (keyword, semantic) contributes before fusion.
 SEARCH_CANDIDATES = env_int("SEARCH_CANDIDATES", 200, minimum=10)
+# The keyword side ranks at most this many matches (the first the full-text index yields):
+# ranking reads every match, and a common artist or style phrase matches ~5% of a gallery.
+SEARCH_KEYWORD_RANK_LIMIT = env_int("SEARCH_KEYWORD_RANK_LIMIT", 1000, minimum=10)
 # Below this cosine similarity a prompt is not a semantic match (MiniLM: unrelated ~0.1).
 SEARCH_MIN_SIMILARITY = env_float("SEARCH_MIN_SIMILARITY", 0.2)
 SEARCH_MAX_QUERY_CHARS = env_int("SEARCH_MAX_QUERY_CHARS", 500, minimum=10)
