@@ -4,24 +4,33 @@ Migration 0002 built it with pgvector's defaults (m 16, ef_construction 64). At 
 prompts that graph found 0.88 of the exact 10 nearest neighbours at ef_search 200 and only 0.90
 at 400 (bench/README.md, "1M"): the search breadth was not the limit, the graph was. Each
 vector now keeps more neighbours (m) chosen from a wider search when inserted
-(ef_construction); the build is slower and the index somewhat larger. On a large table this
-migration takes as long as that build (bench/README.md has the figures): give the session
-enough ``maintenance_work_mem`` for the graph (~2.5 KB a vector at 384 dimensions) and, on
-more cores, ``max_parallel_maintenance_workers``. SQLite and other databases: nothing to do.
+(ef_construction); the build is slower (bench/README.md has the figures).
+
+The new index is built CONCURRENTLY beside the old one and then takes its name, so searches
+and embedding writes go on during a build that takes many minutes at a million prompts (a
+plain DROP + CREATE would lock the table for all of it); the disk holds both for a while. Give
+the server enough ``maintenance_work_mem`` for the graph (~2.5 KB a vector at 384 dimensions)
+and, on more cores, ``max_parallel_maintenance_workers``. SQLite and others: nothing to do.
 """
 
 from django.db import migrations
 
 HNSW = (
-    "CREATE INDEX prompts_promptembedding_hnsw ON prompts_promptembedding "
+    "CREATE INDEX CONCURRENTLY prompts_promptembedding_hnsw_new ON prompts_promptembedding "
     "USING hnsw (embedding vector_cosine_ops) WITH (m = {m}, ef_construction = {ef})"
 )
 
 
 def _rebuild(schema_editor, m: int, ef: int) -> None:
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("DROP INDEX IF EXISTS prompts_promptembedding_hnsw")
-        schema_editor.execute(HNSW.format(m=m, ef=ef))
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    # A build that failed half way leaves an invalid index under the new name: start afresh.
+    schema_editor.execute("DROP INDEX CONCURRENTLY IF EXISTS prompts_promptembedding_hnsw_new")
+    schema_editor.execute(HNSW.format(m=m, ef=ef))
+    schema_editor.execute("DROP INDEX CONCURRENTLY IF EXISTS prompts_promptembedding_hnsw")
+    schema_editor.execute(
+        "ALTER INDEX prompts_promptembedding_hnsw_new RENAME TO prompts_promptembedding_hnsw"
+    )
 
 
 def forward(apps, schema_editor):
@@ -33,6 +42,8 @@ def backward(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
+    atomic = False  # CREATE/DROP INDEX CONCURRENTLY cannot run inside a transaction
+
     dependencies = [
         ("prompts", "0005_prompt_search_vector"),
     ]
