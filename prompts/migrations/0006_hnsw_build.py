@@ -9,8 +9,8 @@ vector now keeps more neighbours (m) chosen from a wider search when inserted
 The new index is built CONCURRENTLY beside the old one and then takes its name, so searches
 and embedding writes go on during a build that takes many minutes at a million prompts (a
 plain DROP + CREATE would lock the table for all of it); the disk holds both for a while. Give
-the server enough ``maintenance_work_mem`` for the graph (~2.5 KB a vector at 384 dimensions)
-and, on more cores, ``max_parallel_maintenance_workers``. SQLite and others: nothing to do.
+the server enough ``maintenance_work_mem`` for the graph (4 GB was enough for a million
+384-d vectors) and, on more cores, ``max_parallel_maintenance_workers``. SQLite and others: nothing to do.
 """
 
 from django.db import migrations
