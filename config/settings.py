@@ -371,6 +371,9 @@ SEARCH_CANDIDATES = env_int("SEARCH_CANDIDATES", 200, minimum=10)
 # "Explore this style": how many prompts the whole-prompt vector index brings (searched with the
 # style part's vector) before they are ranked by their stored style vectors.
 SEARCH_STYLE_CANDIDATES = env_int("SEARCH_STYLE_CANDIDATES", 300, minimum=10)
+# The keyword side ranks at most this many matches (the first the full-text index yields):
+# ranking reads every match, and a common artist or style phrase matches ~5% of a gallery.
+SEARCH_KEYWORD_RANK_LIMIT = env_int("SEARCH_KEYWORD_RANK_LIMIT", 1000, minimum=10)
 # Below this cosine similarity a prompt is not a semantic match (MiniLM: unrelated ~0.1).
 SEARCH_MIN_SIMILARITY = env_float("SEARCH_MIN_SIMILARITY", 0.2)
 SEARCH_MAX_QUERY_CHARS = env_int("SEARCH_MAX_QUERY_CHARS", 500, minimum=10)

@@ -257,6 +257,11 @@ def variants() -> list[tuple[str, Callable[[], Any]]]:
     def floor(value: float) -> Callable[[], Any]:
         return lambda: override_settings(SEARCH_MIN_SIMILARITY=value)
 
+    def rank_limit(n: int) -> Callable[[], Any]:
+        # The keyword side ranks only the first n matches (by id), even below k: how results
+        # change where SEARCH_KEYWORD_RANK_LIMIT bites (on this small gallery it never does).
+        return lambda: mock.patch.object(keywords, "_rank_limit", lambda k: n)
+
     def any_term() -> Any:
         # FTS5 with the terms OR-ed instead of AND-ed (each still a quoted string), bm25 ranked.
         def expression(query: str) -> str:
@@ -272,7 +277,28 @@ def variants() -> list[tuple[str, Callable[[], Any]]]:
         ("SEARCH_MIN_SIMILARITY 0.4", floor(0.4)),
         ("SEARCH_MIN_SIMILARITY 0.0", floor(0.0)),
         ("keyword terms OR-ed (FTS5)", any_term),
+        ("keyword side ranks the first 50 matches", rank_limit(50)),
+        ("keyword side ranks the first 20 matches", rank_limit(20)),
     ]
+
+
+def most_keyword_matches(judgments: list[Judgment]) -> tuple[int, str]:
+    """The largest number of prompts any query's keywords match (FTS5), and that query."""
+    from django.db import connection
+
+    from prompts.keywords import fts5_match_expression
+
+    most = (0, "")
+    with connection.cursor() as cursor:
+        for judgment in judgments:
+            expression = fts5_match_expression(judgment.query)
+            if expression:
+                cursor.execute(
+                    "SELECT count(*) FROM prompts_prompt_fts WHERE prompts_prompt_fts MATCH %s",
+                    [expression],
+                )
+                most = max(most, (int(cursor.fetchone()[0]), judgment.query))
+    return most
 
 
 def main(argv: list[str]) -> int:
@@ -308,8 +334,11 @@ def main(argv: list[str]) -> int:
             f"\n{len(judgments)} queries, {relevant} judged relevant prompts, "
             f"{len(texts):,} prompts; RRF k={search.RRF_K}, "
             f"SEARCH_MIN_SIMILARITY={settings.SEARCH_MIN_SIMILARITY}, "
-            f"SEARCH_CANDIDATES={settings.SEARCH_CANDIDATES}\n"
+            f"SEARCH_CANDIDATES={settings.SEARCH_CANDIDATES}, "
+            f"SEARCH_KEYWORD_RANK_LIMIT={settings.SEARCH_KEYWORD_RANK_LIMIT}"
         )
+        most, most_query = most_keyword_matches(judgments)
+        print(f"Most keyword matches of any query: {most} ({most_query!r})\n")
         result = evaluate(judgments, image_prompt, keys)
         print_main(result, judgments)
         fused = result["fused"]["all"].mean()

@@ -100,7 +100,7 @@ def vector_schema_ensure() -> bool:
         )
         cursor.execute(
             "CREATE INDEX prompts_promptembedding_hnsw ON prompts_promptembedding "
-            "USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64)"
+            "USING hnsw (embedding vector_cosine_ops) WITH (m = 24, ef_construction = 128)"
         )
         cursor.execute("DELETE FROM prompts_promptembedding")
     return True

@@ -199,3 +199,36 @@ def test_a_candidate_still_without_a_style_vector_is_ranked_by_the_first_stage(i
     style = vector_from_bytes(PromptEmbedding.objects.get(prompt=query).style_vector)
     first_stage = dict(vector_index().search(vector=style, k=5))
     assert hits[waiting.id] == pytest.approx(first_stage[waiting.id], abs=1e-4)
+
+
+def test_a_term_in_more_prompts_than_the_rank_limit_still_fills_the_results(db, settings):
+    # GIVEN a term that 15 prompts contain, and keyword ranking bounded to 10 matches
+    settings.SEARCH_KEYWORD_RANK_LIMIT = 10
+    castles = {_prompt(f"a castle on a hill, variant {i}").id for i in range(15)}
+    _prompt("a lighthouse in a storm")
+    # WHEN fewer or more results than the bound are asked for
+    five = prompts_keyword_search(query="castle", k=5)
+    twelve = prompts_keyword_search(query="castle", k=12)
+    # THEN every result matches, and the bound never returns fewer than asked for
+    assert len(five) == 5 and {pid for pid, _ in five} <= castles
+    assert len(twelve) == 12 and {pid for pid, _ in twelve} <= castles
+
+
+def test_a_filter_applies_before_the_rank_limit(db, settings):
+    # GIVEN 15 matching prompts, and a filter that allows only the two created last
+    settings.SEARCH_KEYWORD_RANK_LIMIT = 10
+    castles = [_prompt(f"a castle on a hill, variant {i}") for i in range(15)]
+    allowed = Prompt.objects.filter(id__in=[p.id for p in castles[-2:]]).values_list(
+        "id", flat=True
+    )
+    # THEN both are found, though the bound would stop before them without the filter
+    found = prompts_keyword_search(query="castle", k=5, within=allowed)
+    assert {pid for pid, _ in found} == {p.id for p in castles[-2:]}
+
+
+def test_below_the_rank_limit_the_closest_match_ranks_first(db, settings):
+    settings.SEARCH_KEYWORD_RANK_LIMIT = 10
+    for i in range(5):
+        _prompt(f"a red barn, a fox far away in the field, variant {i}, oil painting, detailed")
+    exact = _prompt("red fox, a red fox in the snow")
+    assert prompts_keyword_search(query="red fox", k=3)[0][0] == exact.id
