@@ -154,7 +154,7 @@ def _resolve(request: JobRequest, *, owner: AbstractBaseUser) -> dict[str, Any]:
         "rating": _pick(request.rating, "safe"),
         "strength": _pick(request.strength, DEFAULT_STRENGTH.get(request.mode)),
         "source_image": source,
-        "remix": _remix(request.remix, owner=owner),
+        "remix": _remix(request.remix, owner=owner) or _blend_of_source(source, request),
         "seed": request.seed if request.seed not in (None, -1) else secrets.randbelow(MAX_SEED),
     }
     if canvas_mode:
@@ -234,6 +234,23 @@ def _remix(remix: dict[str, Any] | None, *, owner: AbstractBaseUser) -> dict[str
         kept.append({"text": phrase["text"][:500], "source": source if source in sources else None})
     record = {"sources": list(dict.fromkeys(sources)), "strategy": strategy, "phrases": kept}
     return record | ({"blend": blend} if blend else {})
+
+
+def _blend_of_source(source: Image | None, request: JobRequest) -> dict[str, Any]:
+    """A blend image's blend, for a job made from it that keeps its prompt (regenerate, vary,
+    upscale): its text is only the blend's stand-in, so rendering that text would not give
+    the same picture. A job with a prompt of its own renders that prompt."""
+    remix = (source.extra or {}).get("Remix") if source is not None else None
+    if not isinstance(remix, dict) or not remix.get("blend"):
+        return {}
+    if request.prompt not in (None, "", source.prompt.text):
+        return {}
+    return {
+        "sources": [],
+        "strategy": "blend",
+        "phrases": [],
+        "blend": _blend(remix["blend"], strategy="blend"),
+    }
 
 
 def _blend(blend: Any, *, strategy: Any) -> list[dict[str, Any]]:
