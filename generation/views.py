@@ -89,7 +89,7 @@ def _submit(request: HttpRequest) -> HttpResponse:
 def _submit_expanded(
     request: HttpRequest, serializer: JobInputSerializer, values: dict
 ) -> HttpResponse:
-    """The wildcard option: one job per expanded prompt, then the jobs page."""
+    """The wildcard option: one job per expanded prompt, then the batch's grid."""
     count = values.get("expand_count", "")
     try:
         jobs = jobs_create_expanded(
@@ -98,7 +98,7 @@ def _submit_expanded(
             mode=values["wildcards"],
             count=int(count) if count.isdigit() else None,
         )
-    except services.JobInputError as exc:
+    except (services.JobInputError, services.JobLimitExceeded) as exc:
         return render(
             request,
             "generation/generate.html",
