@@ -44,7 +44,8 @@ class JobInputError(ValueError):
 
 
 class SourceNotFound(JobInputError):
-    """A canvas job's source image does not exist or is not the user's to see (a 404)."""
+    """A job's source image does not exist or is not the user's to see (a 404, as for a
+    missing object anywhere else)."""
 
 
 class JobLimitExceeded(Exception):
@@ -130,8 +131,7 @@ def _resolve(request: JobRequest, *, owner: AbstractBaseUser) -> dict[str, Any]:
         try:
             source = image_get(image_id=request.source_image, user=owner)
         except Http404:
-            error = SourceNotFound if canvas_mode else JobInputError
-            raise error(f"There is no image {request.source_image}.") from None
+            raise SourceNotFound(f"There is no image {request.source_image}.") from None
 
     default_model = settings.SD_DEFAULT_MODEL
     source_model = source.model_name if source and source.model_name in settings.SD_MODELS else None

@@ -74,7 +74,6 @@ def test_cancel_works_while_queued_and_is_a_409_once_finished(api, alice):
         {"prompt": "x", "mode": "teleport"},
         {"prompt": "x" * 5000},
         {"prompt": "nul \x00 byte"},
-        {"mode": "upscale", "source_image": 999999},
         {"prompt": ""},
     ],
 )
@@ -83,6 +82,15 @@ def test_bad_job_requests_get_a_400_with_a_sentence(api, alice, body):
     response = api.post("/api/jobs/", body, format="json")
     assert response.status_code == 400, response.json()
     assert isinstance(response.json()["detail"], str) and len(response.json()["detail"]) > 5
+    assert GenerationJob.objects.count() == 0
+
+
+@pytest.mark.parametrize("mode", ["regenerate", "vary", "upscale", "inpaint"])
+def test_a_job_from_an_image_that_does_not_exist_is_a_404_and_queues_nothing(api, alice, mode):
+    api.force_authenticate(alice)
+    response = api.post("/api/jobs/", {"mode": mode, "source_image": 999999}, format="json")
+    assert response.status_code == 404
+    assert response.json()["detail"] == "There is no image 999999."
     assert GenerationJob.objects.count() == 0
 
 
