@@ -17,7 +17,7 @@ from rest_framework.response import Response
 
 from generation import services
 from generation.models import GenerationJob
-from generation.selectors import job_get, jobs_of
+from generation.selectors import job_get, jobs_in_batch, jobs_of
 from generation.serializers import BatchInputSerializer, JobInputSerializer, JobSerializer
 from generation.services.expand import jobs_create_expanded
 
@@ -130,7 +130,7 @@ class JobViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             "batch": batch,
             "page_url": request.build_absolute_uri(reverse("generation:batch", args=[batch])),
             "jobs": JobSerializer(
-                jobs_of(user=request.user).filter(batch=batch).order_by("id"),
+                jobs_in_batch(batch=batch, user=request.user),
                 many=True,
                 context=self.get_serializer_context(),
             ).data,

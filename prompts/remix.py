@@ -322,7 +322,7 @@ def prompt_combine(
         if not any(weights):
             raise CombineError("At least one source needs a weight above 0.")
 
-    if strategy == "blend" and weights is not None:
+    if strategy == "blend" and weights:
         for index, (source, share) in enumerate(zip(sources, weights, strict=True)):
             if share > 0 and not source.prompt.strip():
                 raise CombineError(f"Source {index + 1} has no prompt to blend.")
@@ -354,13 +354,12 @@ def prompt_combine(
         negative_phrases=negatives,
         tokens=_tokens(phrases),
         dropped=dropped,
-        blend=_blend_parts(sources, weights) if strategy == "blend" else [],
+        blend=_blend_parts(sources, weights) if strategy == "blend" and weights else [],
     )
 
 
-def _blend_parts(sources: list[SourcePrompt], weights: list[float] | None) -> list[BlendPart]:
+def _blend_parts(sources: list[SourcePrompt], weights: list[float]) -> list[BlendPart]:
     """The sources of a blend with their shares; a source weighted 0 is left out."""
-    weights = weights if weights is not None else [1.0] * len(sources)
     total = sum(weights)
     return [
         BlendPart(prompt=source.prompt, weight=weight / total, source=index)

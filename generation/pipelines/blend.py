@@ -57,6 +57,12 @@ def embeddings_slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor
     return (direction * length).to(a.dtype)
 
 
+def blend_weights_check(weights: list[float]) -> None:
+    """Raise ValueError unless every weight is a finite number >= 0 and one is above 0."""
+    if any(not 0 <= weight < float("inf") for weight in weights) or not sum(weights) > 0:
+        raise ValueError("Blend weights must be at least 0, and one above 0.")
+
+
 def embeddings_blend(embeddings: list[torch.Tensor], weights: list[float]) -> torch.Tensor:
     """Several prompts' embeddings (same shape) mixed by their weights (any positive scale).
 
@@ -64,8 +70,7 @@ def embeddings_blend(embeddings: list[torch.Tensor], weights: list[float]) -> to
     """
     if len(embeddings) != len(weights) or not embeddings:
         raise ValueError("Give one weight per embedding, and at least one embedding.")
-    if any(not weight >= 0 for weight in weights) or not sum(weights) > 0:
-        raise ValueError("Blend weights must be at least 0, and one of them above 0.")
+    blend_weights_check(weights)
     mixed: torch.Tensor | None = None
     total = 0.0
     for embedding, weight in zip(embeddings, weights, strict=True):

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from diffusers import StableDiffusionPipeline
     from PIL import Image as PILImage
 
-from generation.pipelines.blend import embeddings_blend
+from generation.pipelines.blend import blend_weights_check, embeddings_blend
 from generation.pipelines.loading import (
     MAX_SEED,
     SCHEDULERS,
@@ -183,9 +183,10 @@ def _validate(pipe: StableDiffusionPipeline, request: RenderRequest) -> None:
             raise PipelineInputError("A blend needs at least two prompts.")
         if any(not isinstance(text, str) for text, _ in request.blend):
             raise PipelineInputError("The prompts of a blend must be text.")
-        weights = [weight for _, weight in request.blend]
-        if any(not 0 <= weight < float("inf") for weight in weights) or not sum(weights) > 0:
-            raise PipelineInputError("Blend weights must be at least 0, and one above 0.")
+        try:
+            blend_weights_check([weight for _, weight in request.blend])
+        except ValueError as exc:
+            raise PipelineInputError(str(exc)) from None
     if any(not isinstance(seed, int) or not 0 <= seed <= MAX_SEED for seed in request.seeds):
         raise PipelineInputError(f"Seeds must be whole numbers from 0 to {MAX_SEED}.")
     layers = pipe.text_encoder.config.num_hidden_layers
