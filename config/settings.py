@@ -377,6 +377,9 @@ SEARCH_KEYWORD_RANK_LIMIT = env_int("SEARCH_KEYWORD_RANK_LIMIT", 1000, minimum=1
 # Below this cosine similarity a prompt is not a semantic match (MiniLM: unrelated ~0.1).
 SEARCH_MIN_SIMILARITY = env_float("SEARCH_MIN_SIMILARITY", 0.2)
 SEARCH_MAX_QUERY_CHARS = env_int("SEARCH_MAX_QUERY_CHARS", 500, minimum=10)
+# PostgreSQL: run a search's keyword side on a second connection while the request's thread
+# runs the vector side (two server cores for one search; one more connection per process).
+SEARCH_PARALLEL_SIDES = env_bool("SEARCH_PARALLEL_SIDES", True)
 CELERY_BEAT_SCHEDULE["embed-missing-prompts"] = {
     "task": "prompts.embed_missing",
     "schedule": EMBEDDING_BACKFILL_SECONDS,

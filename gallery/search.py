@@ -9,10 +9,12 @@ score is the sum of 1/(60 + rank) over the lists it is in, so no score scale has
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import close_old_connections, connection, connections
 from django.db.models import QuerySet
 
 from gallery.models import Image
@@ -81,10 +83,12 @@ def _images_for_prompts(
     if not ranked:
         return []
     rank = {pid: (i, score, matched) for i, (pid, score, matched) in enumerate(ranked)}
+    # Newest first from the database; ``created`` itself is not read back: parsing a few
+    # hundred timestamps in Python was ~1.7 ms of a search at 1M prompts.
     rows = list(
         images.filter(prompt_id__in=list(rank))
         .order_by("-created", "-id")
-        .values_list("id", "prompt_id", "created", "like_count", "hot")[:SEARCH_MAX_IMAGES]
+        .values_list("id", "prompt_id", "like_count", "hot")[:SEARCH_MAX_IMAGES]
     )
     if per_prompt is not None:
         counts: dict[int, int] = {}
@@ -97,10 +101,45 @@ def _images_for_prompts(
     if ordering == "relevance":
         rows.sort(key=lambda r: rank[r[1]][0])  # stable: newest first within a prompt
     elif ordering == "-likes":
-        rows.sort(key=lambda r: (-r[3], -r[0]))
+        rows.sort(key=lambda r: (-r[2], -r[0]))
     elif ordering == "trending":
-        rows.sort(key=lambda r: (-r[4], -r[0]))
+        rows.sort(key=lambda r: (-r[3], -r[0]))
     return [SearchHit(image_id=r[0], score=rank[r[1]][1], matched=rank[r[1]][2]) for r in rows]
+
+
+# The keyword side of a PostgreSQL search runs here, on this thread's own connection, while the
+# request's thread embeds the query and runs the vector side: both are work for the database
+# server, which then does them on two cores at once. The queries that are slow on one side
+# (a style phrase in 5% of a million prompts) are slow on both (bench/README.md, "1M").
+_side_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="search-keyword")
+
+
+def _keyword_side_apart() -> bool:
+    """Whether the keyword side may run on the second connection: PostgreSQL (SQLite searches
+    in process), `SEARCH_PARALLEL_SIDES` on, and no transaction open on the request's
+    connection, whose uncommitted rows another connection would not see."""
+    return (
+        settings.SEARCH_PARALLEL_SIDES
+        and connection.vendor == "postgresql"
+        and not connection.in_atomic_block
+    )
+
+
+def search_connections_close() -> None:
+    """Close the keyword side's own database connection, if it has one: before a test database
+    is dropped (an open session would block the DROP)."""
+    if _side_pool._threads:  # no thread yet: no connection either
+        _side_pool.submit(connections.close_all).result()
+
+
+def _keyword_side(*, query: str, k: int, within: QuerySet | None) -> list[tuple[int, float]]:
+    """`prompts_keyword_search` on the pool thread, whose connection is looked after as a
+    request's is (``CONN_MAX_AGE``, health checks: a restarted server costs one reconnect)."""
+    close_old_connections()
+    try:
+        return prompts_keyword_search(query=query, k=k, within=within)
+    finally:
+        close_old_connections()
 
 
 def images_search(
@@ -121,12 +160,20 @@ def images_search(
         return []
     within = images.values_list("prompt_id", flat=True) if filtered else None
     k = settings.SEARCH_CANDIDATES
-    keyword = prompts_keyword_search(query=text, k=k, within=within)
+    pending = None
+    if _keyword_side_apart():
+        pending = _side_pool.submit(
+            _keyword_side, query=text, k=k, within=None if within is None else within.all()
+        )
+    else:
+        keyword = prompts_keyword_search(query=text, k=k, within=within)
     semantic = [
         hit
         for hit in vector_index().search(vector=query_embed(text=text), k=k, within=within)
         if hit[1] >= settings.SEARCH_MIN_SIMILARITY
     ]
+    if pending is not None:
+        keyword = pending.result()
     ranked = prompts_fuse(keyword=keyword, semantic=semantic)
     return _images_for_prompts(images=images, ranked=ranked, ordering=ordering)
 

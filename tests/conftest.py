@@ -47,6 +47,17 @@ def _isolated(settings, tmp_path: Path, tiny_model_dir: Path) -> None:
     settings.SD_DEFAULT_STEPS = 4
 
 
+@pytest.fixture(autouse=True)
+def _search_side_connection_closed():
+    """A PostgreSQL search outside a transaction opens a second connection on the keyword
+    side's thread (`gallery.search`): close it after the test, as the test database must be
+    droppable at the end of the run."""
+    yield
+    from gallery.search import search_connections_close
+
+    search_connections_close()
+
+
 @pytest.fixture
 def alice(django_user_model):
     """The owner in most stories."""

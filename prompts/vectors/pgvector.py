@@ -13,6 +13,21 @@ from prompts.embeddings import embedding_model_name
 from prompts.vectors.base import Hit
 
 
+def hnsw_expression(column: str = "embedding") -> str:
+    """What the HNSW index holds: the vectors cast to ``halfvec`` (float16). Half the size of
+    float32 elements, so a graph search reads half the bytes, with the same recall@10
+    (migration 0008). A search must order by this very expression to use the index."""
+    return f"{column}::halfvec({int(settings.EMBEDDING_DIMENSIONS)})"
+
+
+def hnsw_index_sql(name: str = "prompts_promptembedding_hnsw") -> str:
+    """The CREATE INDEX of the search's HNSW index (cosine; m and ef_construction as 0007)."""
+    return (
+        f"CREATE INDEX {name} ON prompts_promptembedding USING hnsw "
+        f"(({hnsw_expression()}) halfvec_cosine_ops) WITH (m = 24, ef_construction = 128)"
+    )
+
+
 def _vector_literal(vector: np.ndarray) -> str:
     """pgvector's text form, ``[0.1,0.2,...]``, the input every pgvector version accepts."""
     return "[" + ",".join(f"{x:.7g}" for x in np.asarray(vector, dtype=np.float32)) + "]"
@@ -57,9 +72,12 @@ class PgVectorIndex:
         if exclude:
             where.append("NOT (e.prompt_id = ANY(%s))")
             params.append([int(i) for i in exclude])
+        # The HNSW index is over half-precision copies (`hnsw_expression`): it orders the
+        # candidates; each hit's score is the exact float32 cosine, from the row itself.
         sql = (
             "SELECT e.prompt_id, 1 - (e.embedding <=> %s::vector) FROM prompts_promptembedding e "
-            f"WHERE {' AND '.join(where)} ORDER BY e.embedding <=> %s::vector LIMIT %s"
+            f"WHERE {' AND '.join(where)} ORDER BY {hnsw_expression('e.embedding')} <=> "
+            f"%s::halfvec({int(settings.EMBEDDING_DIMENSIONS)}) LIMIT %s"
         )
         with connection.cursor() as cursor:
             # Session settings, one round trip: the search breadth, and iterative scans so that
@@ -98,9 +116,10 @@ def vector_schema_ensure() -> bool:
         cursor.execute(
             f"ALTER TABLE prompts_promptembedding ADD COLUMN embedding vector({dimensions})"
         )
+        # Kept in the row (migration 0008): search recomputes exact scores from it.
         cursor.execute(
-            "CREATE INDEX prompts_promptembedding_hnsw ON prompts_promptembedding "
-            "USING hnsw (embedding vector_cosine_ops) WITH (m = 24, ef_construction = 128)"
+            "ALTER TABLE prompts_promptembedding ALTER COLUMN embedding SET STORAGE MAIN"
         )
+        cursor.execute(hnsw_index_sql())
         cursor.execute("DELETE FROM prompts_promptembedding")
     return True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 import pytest
 from django.core.management import call_command
 
@@ -13,7 +14,7 @@ from prompts.keywords import fts5_match_expression, prompts_keyword_search
 from prompts.models import Prompt, PromptEmbedding
 from prompts.selectors import prompts_missing_embedding, prompts_nearest_style
 from prompts.services import prompt_embeddings_update, prompt_get_or_create
-from prompts.vectors import vector_index
+from prompts.vectors import vector_index, vector_schema_ensure
 
 pytestmark = pytest.mark.django_db
 
@@ -232,3 +233,72 @@ def test_below_the_rank_limit_the_closest_match_ranks_first(db, settings):
         _prompt(f"a red barn, a fox far away in the field, variant {i}, oil painting, detailed")
     exact = _prompt("red fox, a red fox in the snow")
     assert prompts_keyword_search(query="red fox", k=3)[0][0] == exact.id
+
+
+def _explain(sql: str, params: list | tuple) -> str:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        # A few rows: the planner would rather sort them all; make it take the index if usable.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_sort = off")
+        cursor.execute("EXPLAIN " + sql, params)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+def _search_statement(vector: np.ndarray) -> tuple[str, list]:
+    """The SQL and parameters of the ORDER BY statement one vector search runs."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        vector_index().search(vector=vector, k=5)
+    statement = next(q for q in captured.captured_queries if "ORDER BY" in q["sql"])
+    # Captured SQL has its parameters inlined, so it runs as it is.
+    return statement["sql"], []
+
+
+def test_postgres_vector_search_is_served_by_the_hnsw_index(index_prompts):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("pgvector only")
+    _prompt("a lighthouse in a storm, oil painting")
+    _prompt("a kitten in a basket, photo")
+    index_prompts()
+    sql, params = _search_statement(query_embed(text="a stormy sea"))
+    # The search must order by the very expression the index holds (halfvec, migration
+    # 0008): a mismatch falls back to reading and sorting every vector.
+    assert "Index Scan using prompts_promptembedding_hnsw" in _explain(sql, params)
+
+
+def test_postgres_a_model_of_another_dimension_gets_an_index_the_search_uses(db, settings):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("pgvector only")
+    settings.EMBEDDING_DIMENSIONS = 8
+    assert vector_schema_ensure() is True
+    assert vector_schema_ensure() is False  # already that dimension
+    sql, params = _search_statement(np.full(8, 8**-0.5, dtype=np.float32))
+    assert "Index Scan using prompts_promptembedding_hnsw" in _explain(sql, params)
+
+
+def test_postgres_keeps_the_searched_vector_in_the_row_not_in_toast(index_prompts):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("pgvector only")
+    # Prompt vector, style vector and pgvector column together pass the 2 KB TOAST threshold.
+    prompt = _prompt("a red fox in the snow, oil painting, golden hour, by greg rutkowski, 8k")
+    index_prompts()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_column_toast_chunk_id(embedding) IS NULL, "
+            "pg_column_toast_chunk_id(vector) IS NULL FROM prompts_promptembedding "
+            "WHERE prompt_id = %s",
+            [prompt.id],
+        )
+        embedding_inline, blob_inline = cursor.fetchone()
+    # Search reads the embedding of every hit to score it; the BLOBs go out of line instead.
+    assert embedding_inline and not blob_inline
