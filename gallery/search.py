@@ -16,6 +16,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import close_old_connections, connection, connections
 from django.db.models import QuerySet
+from django.db.models.expressions import RawSQL
 
 from gallery.models import Image
 from gallery.selectors import image_list, image_rows
@@ -72,6 +73,15 @@ def prompts_fuse(
     return fused
 
 
+def _ids_in(ids: list[int]) -> list[int] | RawSQL:
+    """``ids`` for an ``__in`` lookup. On PostgreSQL one array parameter, unnested: a list of
+    400 placeholders took twice as long to build, bind and parse (8.2 against 4.6 ms for a
+    search's image rows at 1M prompts). Elsewhere the list itself."""
+    if connection.vendor == "postgresql":
+        return RawSQL("SELECT unnest(%s::bigint[])", (ids,))
+    return ids
+
+
 def _images_for_prompts(
     *,
     images: QuerySet[Image],
@@ -86,7 +96,7 @@ def _images_for_prompts(
     # Newest first from the database; ``created`` itself is not read back: parsing a few
     # hundred timestamps in Python was ~1.7 ms of a search at 1M prompts.
     rows = list(
-        images.filter(prompt_id__in=list(rank))
+        images.filter(prompt_id__in=_ids_in(list(rank)))
         .order_by("-created", "-id")
         .values_list("id", "prompt_id", "like_count", "hot")[:SEARCH_MAX_IMAGES]
     )
@@ -230,7 +240,7 @@ def image_rows_for_hits(
     each with ``search_score`` and ``search_matched``. Building 50 model instances (with owner
     and prompt) was a fifth of a search request's CPU."""
     ids = [hit.image_id for hit in hits]
-    rows = {row["id"]: row for row in image_rows(user=user).filter(id__in=ids)}
+    rows = {row["id"]: row for row in image_rows(user=user).filter(id__in=_ids_in(ids))}
     return [
         {**rows[hit.image_id], "search_score": hit.score, "search_matched": hit.matched}
         for hit in hits
