@@ -357,22 +357,27 @@ def job_create(
             return replay, False
     fields = _resolve(request, owner=owner)
     limit = settings.GENERATION_MAX_ACTIVE_JOBS
+    job = GenerationJob(
+        owner=owner,
+        idempotency_key=idempotency_key,
+        request_hash=fingerprint,
+        max_attempts=settings.GENERATION_MAX_ATTEMPTS,
+        batch=batch,
+        **fields,
+    )
     try:
         with transaction.atomic():
             get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
             active = GenerationJob.objects.filter(owner=owner, status__in=GenerationJob.ACTIVE)
             if active.count() >= limit:
                 raise JobLimitExceeded(limit, retry_after=_retry_after_estimate(fields))
-            job = GenerationJob.objects.create(
-                owner=owner,
-                idempotency_key=idempotency_key,
-                request_hash=fingerprint,
-                max_attempts=settings.GENERATION_MAX_ATTEMPTS,
-                batch=batch,
-                **fields,
-            )
+            job.save(force_insert=True)
             transaction.on_commit(lambda: job_publish(job_id=job.id))
     except IntegrityError:
+        # Lost a race for this Idempotency-Key: the row was rolled back, but a canvas job's
+        # mask was already written to storage while saving it. No row points at it now.
+        if job.mask:
+            job.mask.delete(save=False)
         replay = (
             _idempotent_replay(owner, idempotency_key, fingerprint) if idempotency_key else None
         )

@@ -227,3 +227,29 @@ def test_a_source_whose_sides_are_not_multiples_of_8_is_outpainted_exactly(alice
     assert (result.width, result.height) == (124, 60)
     after, before = pixels_of(result.file), pixels_of(picture.file)
     assert np.array_equal(after[:, :56], before[:, :56])
+
+
+def test_a_request_that_loses_the_idempotency_race_leaves_no_mask_file_behind(
+    alice, source, monkeypatch
+):
+    from django.core.files.storage import default_storage
+
+    from generation.services import submit as submit_module
+
+    picture = source()
+    request = JobRequest(mode="inpaint", source_image=picture.id, mask=mask_png(), steps=4)
+    first, created = services.job_create(owner=alice, request=request, idempotency_key="k1")
+    assert created
+    # The second request checks for the key before the first one's row is visible (two
+    # requests at once), so it stores its mask and then hits the unique key on insert.
+    real = submit_module._idempotent_replay
+    calls = []
+
+    def not_yet_visible(*args):
+        calls.append(args)
+        return None if len(calls) == 1 else real(*args)
+
+    monkeypatch.setattr(submit_module, "_idempotent_replay", not_yet_visible)
+    again, created = services.job_create(owner=alice, request=request, idempotency_key="k1")
+    assert (again.id, created) == (first.id, False)
+    assert default_storage.listdir("masks")[1] == [first.mask.name.removeprefix("masks/")]
