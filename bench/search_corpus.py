@@ -11,8 +11,9 @@ real Stable Diffusion prompts, and embedding them costs minutes, so this module
   2,000 cached as ``bench/.cache/vectors-<sha of the chunk's texts>.npy`` (git-ignored), so a
   run that stops keeps its finished chunks and no chunk is ever embedded twice.
 
-``python bench/search_corpus.py --size 100000`` fills the cache ahead of a run (Django is set up
-against a throwaway ATELIER_VAR_DIR; nothing is written to the project's database).
+``python bench/search_corpus.py --size 100000 [--jobs 2]`` fills the cache ahead of a run
+(Django is set up against a throwaway ATELIER_VAR_DIR; nothing is written to the project's
+database).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import csv
 import hashlib
 import os
 import random
+import subprocess
 import sys
 import tempfile
 import time
@@ -161,11 +163,27 @@ def django_setup(var_dir: Path, database_url: str | None = None) -> None:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=10_000)
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="embedding processes (one core each; 1M: ~40 min on 2)"
+    )
+    parser.add_argument("--worker", type=int, default=-1, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    started = time.perf_counter()
+    if args.jobs > 1 and args.worker < 0:
+        # Worker i embeds chunks i, i + jobs, ...: each chunk is cached on its own, so the
+        # workers never write the same file, and a stopped run keeps what it finished.
+        command = [sys.executable, __file__, "--size", str(args.size), "--jobs", str(args.jobs)]
+        workers = [subprocess.Popen([*command, "--worker", str(i)]) for i in range(args.jobs)]
+        if any(worker.wait() for worker in workers):
+            return 1
     with tempfile.TemporaryDirectory(prefix="atelier-bench-var-") as var_dir:
         django_setup(Path(var_dir))
         texts = corpus(args.size)
-        started = time.perf_counter()
+        if args.worker >= 0:
+            for index, start in enumerate(range(0, len(texts), CHUNK)):
+                if index % args.jobs == args.worker:
+                    cached_vectors(texts[start : start + CHUNK], verbose=False)
+            return 0
         vectors = cached_vectors(texts)
         print(f"{len(vectors):,} vectors ready in {time.perf_counter() - started:.0f} s")
     return 0

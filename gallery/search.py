@@ -9,7 +9,8 @@ score is the sum of 1/(60 + rank) over the lists it is in, so no score scale has
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -117,39 +118,58 @@ def _images_for_prompts(
     return [SearchHit(image_id=r[0], score=rank[r[1]][1], matched=rank[r[1]][2]) for r in rows]
 
 
-# The keyword side of a PostgreSQL search runs here, on this thread's own connection, while the
-# request's thread embeds the query and runs the vector side: both are work for the database
-# server, which then does them on two cores at once. The queries that are slow on one side
-# (a style phrase in 5% of a million prompts) are slow on both (bench/README.md, "1M").
-_side_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="search-keyword")
+class _KeywordSide:
+    """A thread that runs the keyword side of a PostgreSQL search on its own connection while
+    the request's thread embeds the query and runs the vector side: both sides are work for
+    the database server, which then does them on two cores at once. The queries that are slow
+    on one side (a style phrase in 5% of a million prompts) are slow on both (bench/README.md,
+    "1M"). One thread per process: a request that finds it busy with another request's search
+    runs its keyword side itself, as before."""
+
+    def __init__(self) -> None:
+        self._pool: ThreadPoolExecutor | None = None
+        self._free = threading.Lock()
+
+    def submit(
+        self, *, query: str, k: int, within: QuerySet | None
+    ) -> Future[list[tuple[int, float]]] | None:
+        """The keyword search under way on the thread, or None if it is busy (or not allowed:
+        SQLite searches in process, and another connection would not see the uncommitted rows
+        of a transaction open on the request's)."""
+        allowed = (
+            settings.SEARCH_PARALLEL_SIDES
+            and connection.vendor == "postgresql"
+            and not connection.in_atomic_block
+        )
+        if not allowed or not self._free.acquire(blocking=False):
+            return None
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="search-keyword")
+        return self._pool.submit(self._run, query=query, k=k, within=within)
+
+    def _run(self, *, query: str, k: int, within: QuerySet | None) -> list[tuple[int, float]]:
+        # The thread's connection is looked after as a request's is (CONN_MAX_AGE, health
+        # checks): a restarted server costs one reconnect.
+        close_old_connections()
+        try:
+            return prompts_keyword_search(query=query, k=k, within=within)
+        finally:
+            close_old_connections()
+            self._free.release()
+
+    def connection_close(self) -> None:
+        """Close the thread's database connection, if it has one (before a test database is
+        dropped: an open session would block the DROP)."""
+        if self._pool is not None:
+            self._pool.submit(connections.close_all).result()
 
 
-def _keyword_side_apart() -> bool:
-    """Whether the keyword side may run on the second connection: PostgreSQL (SQLite searches
-    in process), `SEARCH_PARALLEL_SIDES` on, and no transaction open on the request's
-    connection, whose uncommitted rows another connection would not see."""
-    return (
-        settings.SEARCH_PARALLEL_SIDES
-        and connection.vendor == "postgresql"
-        and not connection.in_atomic_block
-    )
+_keyword_side = _KeywordSide()
 
 
 def search_connections_close() -> None:
-    """Close the keyword side's own database connection, if it has one: before a test database
-    is dropped (an open session would block the DROP)."""
-    if _side_pool._threads:  # no thread yet: no connection either
-        _side_pool.submit(connections.close_all).result()
-
-
-def _keyword_side(*, query: str, k: int, within: QuerySet | None) -> list[tuple[int, float]]:
-    """`prompts_keyword_search` on the pool thread, whose connection is looked after as a
-    request's is (``CONN_MAX_AGE``, health checks: a restarted server costs one reconnect)."""
-    close_old_connections()
-    try:
-        return prompts_keyword_search(query=query, k=k, within=within)
-    finally:
-        close_old_connections()
+    """Close the database connection that searches opened beside the request's own."""
+    _keyword_side.connection_close()
 
 
 def images_search(
@@ -170,12 +190,8 @@ def images_search(
         return []
     within = images.values_list("prompt_id", flat=True) if filtered else None
     k = settings.SEARCH_CANDIDATES
-    pending = None
-    if _keyword_side_apart():
-        pending = _side_pool.submit(
-            _keyword_side, query=text, k=k, within=None if within is None else within.all()
-        )
-    else:
+    pending = _keyword_side.submit(query=text, k=k, within=None if within is None else within.all())
+    if pending is None:
         keyword = prompts_keyword_search(query=text, k=k, within=within)
     semantic = [
         hit

@@ -72,3 +72,18 @@ def test_inside_a_transaction_the_keyword_side_stays_on_the_requests_connection(
         # Uncommitted: only this connection can see it, so the keyword side must run here.
         assert fresh.id in [hit.image_id for hit in hits if hit.matched != "semantic"]
         transaction.set_rollback(True)
+
+
+def test_while_the_thread_serves_another_search_a_request_runs_its_keyword_side_itself(
+    api, gallery
+):
+    from gallery.search import _keyword_side
+
+    apart = _search(api, "beksinski cathedral")
+    assert _keyword_side._free.acquire(blocking=False)  # another request's search under way
+    try:
+        with CaptureQueriesContext(connection) as captured:
+            assert _search(api, "beksinski cathedral") == apart
+    finally:
+        _keyword_side._free.release()
+    assert any("to_tsquery" in q["sql"] for q in captured.captured_queries)
