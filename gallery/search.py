@@ -143,9 +143,13 @@ class _KeywordSide:
         )
         if not allowed or not self._free.acquire(blocking=False):
             return None
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="search-keyword")
-        return self._pool.submit(self._run, query=query, k=k, within=within)
+        try:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="search-keyword")
+            return self._pool.submit(self._run, query=query, k=k, within=within)
+        except RuntimeError:  # the interpreter is shutting down: no new threads
+            self._free.release()
+            return None
 
     def _run(self, *, query: str, k: int, within: QuerySet | None) -> list[tuple[int, float]]:
         # The thread's connection is looked after as a request's is (CONN_MAX_AGE, health
