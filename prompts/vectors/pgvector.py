@@ -15,15 +15,16 @@ from prompts.vectors.base import Hit
 
 def hnsw_expression(column: str = "embedding") -> str:
     """What the HNSW index holds: the vectors cast to ``halfvec`` (float16). Half the size of
-    float32 elements, so a graph search reads half the bytes, with the same recall@10
-    (migration 0008). A search must order by this very expression to use the index."""
+    float32 elements (1.2 instead of 2 GB at a million prompts, so more of it stays cached),
+    with the same recall@10 (migration 0008). A search must order by this very expression to
+    use the index."""
     return f"{column}::halfvec({int(settings.EMBEDDING_DIMENSIONS)})"
 
 
-def hnsw_index_sql(name: str = "prompts_promptembedding_hnsw") -> str:
+def hnsw_index_sql() -> str:
     """The CREATE INDEX of the search's HNSW index (cosine; m and ef_construction as 0007)."""
     return (
-        f"CREATE INDEX {name} ON prompts_promptembedding USING hnsw "
+        "CREATE INDEX prompts_promptembedding_hnsw ON prompts_promptembedding USING hnsw "
         f"(({hnsw_expression()}) halfvec_cosine_ops) WITH (m = 24, ef_construction = 128)"
     )
 
