@@ -168,12 +168,7 @@ class _KeywordSide:
             self._pool.submit(connections.close_all).result()
 
 
-_keyword_side = _KeywordSide()
-
-
-def search_connections_close() -> None:
-    """Close the database connection that searches opened beside the request's own."""
-    _keyword_side.connection_close()
+keyword_side = _KeywordSide()
 
 
 def images_search(
@@ -194,7 +189,7 @@ def images_search(
         return []
     within = images.values_list("prompt_id", flat=True) if filtered else None
     k = settings.SEARCH_CANDIDATES
-    pending = _keyword_side.submit(query=text, k=k, within=None if within is None else within.all())
+    pending = keyword_side.submit(query=text, k=k, within=None if within is None else within.all())
     if pending is None:
         keyword = prompts_keyword_search(query=text, k=k, within=within)
     semantic = [

@@ -53,9 +53,18 @@ def _search_side_connection_closed():
     side's thread (`gallery.search`): close it after the test, as the test database must be
     droppable at the end of the run."""
     yield
-    from gallery.search import search_connections_close
+    from gallery.search import keyword_side
 
-    search_connections_close()
+    keyword_side.connection_close()
+
+
+@pytest.fixture
+def postgres_only():
+    """Skip the test unless the suite runs on PostgreSQL (pgvector, two connections, TOAST)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only")
 
 
 @pytest.fixture

@@ -10,9 +10,7 @@ pytestmark = pytest.mark.django_db(transaction=True)  # committed rows: two conn
 
 
 @pytest.fixture
-def gallery(make_image, index_prompts):
-    if connection.vendor != "postgresql":
-        pytest.skip("PostgreSQL only: SQLite searches in process")
+def gallery(postgres_only, make_image, index_prompts):
     images = {
         "artist": make_image(prompt="dystopian cathedral, by Zdzislaw Beksinski, surreal, dark"),
         "cat": make_image(prompt="impressionist painting of a cat, soft brush strokes"),
@@ -77,13 +75,13 @@ def test_inside_a_transaction_the_keyword_side_stays_on_the_requests_connection(
 def test_while_the_thread_serves_another_search_a_request_runs_its_keyword_side_itself(
     api, gallery
 ):
-    from gallery.search import _keyword_side
+    from gallery.search import keyword_side
 
     apart = _search(api, "beksinski cathedral")
-    assert _keyword_side._free.acquire(blocking=False)  # another request's search under way
+    assert keyword_side._free.acquire(blocking=False)  # another request's search under way
     try:
         with CaptureQueriesContext(connection) as captured:
             assert _search(api, "beksinski cathedral") == apart
     finally:
-        _keyword_side._free.release()
+        keyword_side._free.release()
     assert any("to_tsquery" in q["sql"] for q in captured.captured_queries)

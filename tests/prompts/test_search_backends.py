@@ -235,60 +235,46 @@ def test_below_the_rank_limit_the_closest_match_ranks_first(db, settings):
     assert prompts_keyword_search(query="red fox", k=3)[0][0] == exact.id
 
 
-def _explain(sql: str, params: list | tuple) -> str:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        # A few rows: the planner would rather sort them all; make it take the index if usable.
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute("SET LOCAL enable_sort = off")
-        cursor.execute("EXPLAIN " + sql, params)
-        return "\n".join(row[0] for row in cursor.fetchall())
-
-
-def _search_statement(vector: np.ndarray) -> tuple[str, list]:
-    """The SQL and parameters of the ORDER BY statement one vector search runs."""
+def _search_plan(vector: np.ndarray) -> str:
+    """EXPLAIN of the ORDER BY statement one vector search runs (its SQL as captured, the
+    parameters inlined), with the planner made to take the index if it can use it at all."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     with CaptureQueriesContext(connection) as captured:
         vector_index().search(vector=vector, k=5)
-    statement = next(q for q in captured.captured_queries if "ORDER BY" in q["sql"])
-    # Captured SQL has its parameters inlined, so it runs as it is.
-    return statement["sql"], []
+    sql = next(q["sql"] for q in captured.captured_queries if "ORDER BY" in q["sql"])
+    with connection.cursor() as cursor:
+        # A few rows: the planner would rather sort them all.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_sort = off")
+        cursor.execute("EXPLAIN " + sql)
+        return "\n".join(row[0] for row in cursor.fetchall())
 
 
-def test_postgres_vector_search_is_served_by_the_hnsw_index(index_prompts):
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        pytest.skip("pgvector only")
+def test_postgres_vector_search_is_served_by_the_hnsw_index(postgres_only, index_prompts):
     _prompt("a lighthouse in a storm, oil painting")
     _prompt("a kitten in a basket, photo")
     index_prompts()
-    sql, params = _search_statement(query_embed(text="a stormy sea"))
     # The search must order by the very expression the index holds (halfvec, migration
     # 0008): a mismatch falls back to reading and sorting every vector.
-    assert "Index Scan using prompts_promptembedding_hnsw" in _explain(sql, params)
+    plan = _search_plan(query_embed(text="a stormy sea"))
+    assert "Index Scan using prompts_promptembedding_hnsw" in plan
 
 
-def test_postgres_a_model_of_another_dimension_gets_an_index_the_search_uses(db, settings):
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        pytest.skip("pgvector only")
+def test_postgres_a_model_of_another_dimension_gets_an_index_the_search_uses(
+    postgres_only, db, settings
+):
     settings.EMBEDDING_DIMENSIONS = 8
     assert vector_schema_ensure() is True
     assert vector_schema_ensure() is False  # already that dimension
-    sql, params = _search_statement(np.full(8, 8**-0.5, dtype=np.float32))
-    assert "Index Scan using prompts_promptembedding_hnsw" in _explain(sql, params)
+    plan = _search_plan(np.full(8, 8**-0.5, dtype=np.float32))
+    assert "Index Scan using prompts_promptembedding_hnsw" in plan
 
 
-def test_postgres_keeps_the_searched_vector_in_the_row_not_in_toast(index_prompts):
+def test_postgres_keeps_the_searched_vector_in_the_row_not_in_toast(postgres_only, index_prompts):
     from django.db import connection
 
-    if connection.vendor != "postgresql":
-        pytest.skip("pgvector only")
     # Prompt vector, style vector and pgvector column together pass the 2 KB TOAST threshold.
     prompt = _prompt("a red fox in the snow, oil painting, golden hour, by greg rutkowski, 8k")
     index_prompts()
